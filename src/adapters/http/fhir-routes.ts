@@ -1,0 +1,51 @@
+import { Router, type Request, type Response } from 'express';
+import type { CapabilityStatement } from 'fhir/r4.js';
+import type { ReceiveResult } from '../../app/receive-message.js';
+import { checkContentType, readBody } from './read-body.js';
+import { singleIssueOutcome } from './operation-outcome.js';
+
+export interface FhirRouteDeps {
+  readonly receive: (body: Uint8Array) => Promise<ReceiveResult>;
+  readonly capabilityStatement: CapabilityStatement;
+  readonly maxBodyBytes: number;
+}
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+/**
+ * FHIR endpoints (DESIGN §2). The route only reads bytes and writes answers;
+ * deciding is the use case's job, and every refusal is an error that the
+ * error handler turns into a status and an OperationOutcome.
+ */
+export function fhirRoutes(deps: FhirRouteDeps): Router {
+  const router = Router();
+
+  router.post('/fhir/$process-message', async (req: Request, res: Response) => {
+    checkContentType(req.headers['content-type']);
+    const body = await readBody(req, deps.maxBodyBytes);
+    const result = await deps.receive(body);
+    const location = `/api/messages/${result.trackingId}`;
+    const accepted = result.kind === 'accepted';
+    res
+      .status(accepted ? 202 : 200)
+      .location(location)
+      .type(FHIR_JSON)
+      .send(
+        JSON.stringify(
+          singleIssueOutcome(
+            'information',
+            'informational',
+            accepted
+              ? `Accepted for delivery; tracking id ${result.trackingId}`
+              : `Already held as ${result.trackingId}; not sent again`,
+          ),
+        ),
+      );
+  });
+
+  router.get('/fhir/metadata', (_req, res) => {
+    res.type(FHIR_JSON).send(JSON.stringify(deps.capabilityStatement));
+  });
+
+  return router;
+}

@@ -1,0 +1,41 @@
+import type { HistoryEntry, MessageRecord } from '../../app/ports.js';
+
+/** The tracking JSON of DESIGN §6: ids, codes, states and times only, never the letter. */
+export interface MessageSummaryJson {
+  trackingId: string;
+  messageHeaderId: string;
+  bundleIdentifier: string | null;
+  event: string;
+  destination: string;
+  state: string;
+  attempts: number;
+  sequence: number;
+  createdAt: string;
+  updatedAt: string;
+  nextDeadline: string | null;
+}
+
+export function messageSummaryJson(record: MessageRecord): MessageSummaryJson {
+  return {
+    trackingId: record.trackingId,
+    messageHeaderId: record.messageHeaderId,
+    bundleIdentifier: record.bundleIdentifier,
+    event: record.event,
+    destination: record.destination,
+    state: record.state,
+    attempts: record.attempts,
+    sequence: record.sequence,
+    createdAt: record.createdAt.toISOString(),
+    updatedAt: record.updatedAt.toISOString(),
+    nextDeadline: record.nextDeadline?.toISOString() ?? null,
+  };
+}
+
+export function messageDetailJson(record: MessageRecord, history: readonly HistoryEntry[]): MessageSummaryJson & {
+  history: { at: string; from: string | null; to: string; cause: string | null }[];
+} {
+  return {
+    ...messageSummaryJson(record),
+    history: history.map((h) => ({ at: h.at.toISOString(), from: h.from, to: h.to, cause: h.cause })),
+  };
+}

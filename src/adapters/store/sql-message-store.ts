@@ -1,0 +1,126 @@
+import type { AcceptOutcome, HistoryEntry, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
+import type { TrackingId } from '../../domain/ids.js';
+import { statusEvent } from '../../domain/status-event.js';
+import { MalformedRequestError } from '../../app/errors.js';
+import { MESSAGE_COLUMNS, asRow, bytes, int, text, toHistoryEntry, toMessageRecord } from './rows.js';
+import { UNIQUE_VIOLATION, sqlState, type SqlClient, type SqlExecutor } from './sql-client.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+/**
+ * MessageStore over one SQL dialect (PostgreSQL and PGlite). See the contract
+ * on MessageStore in app/ports.ts; test/integration/store-contract.ts checks it.
+ */
+export class SqlMessageStore implements MessageStore {
+  constructor(
+    private readonly db: SqlClient,
+    /** Runs after the database is closed, e.g. to release the data directory lock. */
+    private readonly afterClose: () => void = () => undefined,
+  ) {}
+
+  async accept(letter: NewLetter): Promise<AcceptOutcome> {
+    try {
+      return await this.db.transaction(async (tx) => (await findDuplicate(tx, letter)) ?? insertLetter(tx, letter));
+    } catch (error) {
+      // Two copies raced past the duplicate check; the loser's transaction rolled
+      // back (its sequence number with it) and it is answered as the duplicate it is.
+      if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
+      const duplicate = await findDuplicate(this.db, letter);
+      if (duplicate === undefined) throw error;
+      return duplicate;
+    }
+  }
+
+  async get(trackingId: TrackingId): Promise<MessageRecord | undefined> {
+    const { rows } = await this.db.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tracking_id = $1`, [trackingId]);
+    return rows[0] === undefined ? undefined : toMessageRecord(rows[0]);
+  }
+
+  async history(trackingId: TrackingId): Promise<readonly HistoryEntry[]> {
+    const { rows } = await this.db.query(
+      'SELECT at, from_state, to_state, cause FROM message_history WHERE tracking_id = $1 ORDER BY at, id',
+      [trackingId],
+    );
+    return rows.map(toHistoryEntry);
+  }
+
+  async body(trackingId: TrackingId): Promise<Uint8Array | undefined> {
+    const { rows } = await this.db.query('SELECT body FROM messages WHERE tracking_id = $1', [trackingId]);
+    return rows[0] === undefined ? undefined : bytes(asRow(rows[0]), 'body');
+  }
+
+  async list(filter: MessageFilter, now: Date): Promise<MessagePage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: (n: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(clause(`$${params.length}`));
+    };
+    if (filter.state !== undefined) add((p) => `state = ${p}`, filter.state);
+    if (filter.destination !== undefined) add((p) => `destination = ${p}`, filter.destination);
+    if (filter.since !== undefined) add((p) => `created_at >= ${p}`, filter.since);
+    if (filter.overdue === true) add((p) => `next_deadline < ${p}`, now);
+    const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    if (filter.cursor !== undefined && cursor === undefined) throw new MalformedRequestError('The paging cursor is not valid');
+    if (cursor !== undefined) {
+      add((p) => `(created_at, tracking_id) > (${p}`, cursor.createdAt);
+      add((p) => `${p})`, cursor.trackingId);
+    }
+    params.push(filter.limit + 1);
+    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at, tracking_id LIMIT $${params.length}`;
+    const records = (await this.db.query(sql, params)).rows.map(toMessageRecord);
+    const items = records.slice(0, filter.limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: records.length > filter.limit && last !== undefined ? encodeCursor(last) : null };
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+    this.afterClose();
+  }
+}
+
+async function findDuplicate(db: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome | undefined> {
+  const { rows } = await db.query(
+    `SELECT tracking_id, content_hash FROM messages
+      WHERE message_header_id = $1 OR (bundle_identifier IS NOT NULL AND sender = $2 AND bundle_identifier = $3)
+      ORDER BY created_at LIMIT 1`,
+    [letter.messageHeaderId, letter.sender, letter.bundleIdentifier],
+  );
+  if (rows[0] === undefined) return undefined;
+  const row = asRow(rows[0]);
+  return { kind: 'duplicate', trackingId: text(row, 'tracking_id') as TrackingId, sameContent: text(row, 'content_hash') === letter.contentHash };
+}
+
+/** The custody transaction's writes: sequence, letter, first history entry, dispatch and event outbox rows. */
+async function insertLetter(tx: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome> {
+  const seq = await tx.query(
+    `INSERT INTO practice_sequences (ods, last_sequence) VALUES ($1, 1)
+     ON CONFLICT (ods) DO UPDATE SET last_sequence = practice_sequences.last_sequence + 1
+     RETURNING last_sequence`,
+    [letter.destination],
+  );
+  const sequence = int(asRow(seq.rows[0]), 'last_sequence');
+  const inserted = await tx.query(
+    `INSERT INTO messages (tracking_id, message_header_id, sender, bundle_identifier, content_hash, event_code, destination,
+       state, version, attempts, sequence, body, created_at, updated_at, next_deadline, deadline_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', 1, 0, $8, $9, $10, $10, $11, $11)
+     RETURNING ${MESSAGE_COLUMNS}`,
+    [letter.trackingId, letter.messageHeaderId, letter.sender, letter.bundleIdentifier, letter.contentHash, letter.event,
+      letter.destination, sequence, letter.body, letter.acceptedAt, letter.deadlineAt],
+  );
+  await tx.query(`INSERT INTO message_history (tracking_id, at, from_state, to_state, cause) VALUES ($1, $2, NULL, 'received', 'accepted')`, [
+    letter.trackingId,
+    letter.acceptedAt,
+  ]);
+  const event = statusEvent(letter, 'received', null, letter.acceptedAt, null);
+  await tx.query(
+    `INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at) VALUES ($1, 'dispatch', $2, $3, $3), ($1, 'event', $4, $3, $3)`,
+    [letter.trackingId, JSON.stringify({ trackingId: letter.trackingId }), letter.acceptedAt, JSON.stringify(event)],
+  );
+  return { kind: 'accepted', record: toMessageRecord(inserted.rows[0]) };
+}

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { receiveMessage, type BundleParser } from './app/receive-message.js';
+import type { BrokerStatus, Clock, MessageStore } from './app/ports.js';
+import type { OdsCode, TrackingId } from './domain/ids.js';
+import type { Bundle } from './domain/letter-rules.js';
+import { createApp } from './adapters/http/create-app.js';
+import { fhirRoutes } from './adapters/http/fhir-routes.js';
+import { trackingRoutes } from './adapters/http/tracking-routes.js';
+import { healthRoutes } from './adapters/http/health-routes.js';
+import { capabilityStatement } from './adapters/http/capability-statement.js';
+import { CourierMetrics } from './adapters/metrics/prometheus.js';
+import { createFhirSchemaValidator } from './adapters/fhir/fhir-schema-validator.js';
+import { parseStrictJson } from './adapters/fhir/strict-json.js';
+import { openStore } from './adapters/store/open-store.js';
+import { BrokerConnection, maskUrl } from './adapters/amqp/broker-connection.js';
+import { declareTopology } from './adapters/amqp/topology.js';
+import type { Config } from './platform/config.js';
+import type { Logger } from './platform/logger.js';
+import { closeAll, type Closeable } from './platform/shutdown.js';
+
+const VERSION = '0.1.0';
+
+export interface RunningCourier {
+  readonly port: number;
+  readonly store: MessageStore;
+  readonly metrics: CourierMetrics;
+  /** Stop taking requests, finish in-flight ones, close broker and store. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * The composition root: builds every concrete adapter from the frozen config
+ * and wires them. Start order: store (fails fast on a held lock), broker and
+ * topology, then HTTP last, so Courier never answers before it can keep a promise.
+ */
+export async function startCourier(config: Config, logger: Logger): Promise<RunningCourier> {
+  const closeables: Closeable[] = [];
+  try {
+    const store = await openStore({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir });
+    closeables.push({ name: 'store', close: () => store.close() });
+
+    const broker = new BrokerConnection(config.amqp.url, { logger: logger.child({ component: 'amqp' }) });
+    closeables.push({ name: 'broker', close: () => broker.close() });
+    logger.info('connecting to broker', { url: maskUrl(config.amqp.url) });
+    await broker.open();
+    await declareBrokerTopology(broker, config);
+
+    const metrics = new CourierMetrics({ collectProcessMetrics: true });
+    const http = await startHttp(config, logger, { store, broker, metrics });
+    closeables.push({ name: 'http', close: () => http.close() });
+    logger.info('Courier listening', { port: http.port });
+
+    let stopped: Promise<void> | undefined;
+    return {
+      port: http.port,
+      store,
+      metrics,
+      stop: () => (stopped ??= http.markStopping().then(() => closeAll(closeables, logger))),
+    };
+  } catch (error) {
+    await closeAll(closeables, logger);
+    throw error;
+  }
+}
+
+async function declareBrokerTopology(broker: BrokerConnection, config: Config): Promise<void> {
+  await broker.withChannel((channel) =>
+    declareTopology(channel, config.amqp.prefix, config.practices.map((p) => p.ods), { deliveryLimit: config.amqp.deliveryLimit }),
+  );
+}
+
+function bundleParser(): BundleParser {
+  const schema = createFhirSchemaValidator();
+  return {
+    parse(body) {
+      const json = parseStrictJson(body);
+      if (!json.ok) return { ok: false, issues: [json.issue] };
+      const issues = schema.validate(json.value);
+      return issues.length > 0 ? { ok: false, issues } : { ok: true, bundle: json.value as Bundle };
+    },
+  };
+}
+
+interface HttpHandle {
+  readonly port: number;
+  markStopping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startHttp(
+  config: Config,
+  logger: Logger,
+  deps: { store: MessageStore; broker: BrokerStatus; metrics: CourierMetrics },
+): Promise<HttpHandle> {
+  const practices = new Set<string>(config.practices.map((p) => p.ods));
+  const supportedEvents = Object.keys(config.deadlines);
+  let stopping = false;
+  const receive = receiveMessage({
+    parser: bundleParser(),
+    directory: { isKnownPractice: (ods: OdsCode) => practices.has(ods), supportedEvents: new Set(supportedEvents) },
+    store: deps.store,
+    broker: deps.broker,
+    clock: systemClock,
+    newTrackingId: () => randomUUID() as TrackingId,
+    deadlines: config.deadlines,
+    observer: deps.metrics,
+    logger,
+  });
+  const app = createApp({
+    routers: [
+      fhirRoutes({
+        receive,
+        maxBodyBytes: config.http.maxBodyBytes,
+        capabilityStatement: capabilityStatement({
+          supportedEvents,
+          duplicateWindowMs: config.ingest.duplicateWindow,
+          version: VERSION,
+          date: new Date().toISOString(),
+        }),
+      }),
+      trackingRoutes({ store: deps.store, clock: systemClock }),
+      healthRoutes({ store: deps.store, broker: deps.broker, registry: deps.metrics.registry, isStopping: () => stopping }),
+    ],
+    metrics: deps.metrics,
+    ingestObserver: deps.metrics,
+    logger,
+  });
+  const server: Server = createServer(app);
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    markStopping: () => {
+      stopping = true;
+      return Promise.resolve();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Stop accepting; in-flight requests finish; idle keep-alive sockets close now.
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

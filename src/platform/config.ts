@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigInvalidError } from '../app/errors.js';
+import { isOdsCode, type OdsCode } from '../domain/ids.js';
+import { parseDurationMs } from '../domain/durations.js';
+
+/**
+ * Configuration (DESIGN §9): `config/default.json` holds every default,
+ * `COURIER_CONFIG=path.json` is merged over it (objects key by key, arrays
+ * replaced whole), secrets and per-host settings come from the environment.
+ * Validated once at start-up: every problem is reported at once with its key
+ * path and unknown keys are rejected. The result is deeply frozen.
+ */
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDurationMs(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 duration such as PT10M or P7D' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-case letters and digits').transform((s) => s as OdsCode);
+
+const practice = z.strictObject({ ods: odsCode, name: z.string().min(1).max(200) });
+
+const eventCode = z.string().regex(/^[A-Z0-9]{3,16}$/, 'must be an event code such as ITK003D');
+
+const fileSchema = z.strictObject({
+  http: z.strictObject({
+    maxBodyBytes: z.number().int().min(1024).max(104_857_600),
+    shutdownGracePeriod: duration,
+  }),
+  amqp: z.strictObject({
+    deliveryLimit: z.number().int().min(1).max(1000),
+    prefetch: z.number().int().min(1).max(10_000),
+    maxInFlight: z.number().int().min(1).max(10_000),
+  }),
+  ingest: z.strictObject({ duplicateWindow: duration }),
+  delivery: z.strictObject({
+    infrastructureAckTimeout: duration,
+    backoff: z.strictObject({ initial: duration, max: duration }),
+    maxAttempts: z.number().int().min(1).max(100),
+  }),
+  /** Supported events are exactly the keys here: every accepted letter has a filing deadline. */
+  deadlines: z.record(eventCode, duration).refine((d) => Object.keys(d).length > 0, 'must name at least one event'),
+  logging: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'debug']) }),
+  practices: z.array(practice).optional(),
+});
+
+const envSchema = z.object({
+  COURIER_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  COURIER_AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').default('amqp://guest:guest@127.0.0.1:5672'),
+  COURIER_AMQP_PREFIX: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and dashes').default('courier'),
+  COURIER_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  COURIER_DATA_DIR: z.string().min(1).default('./data'),
+});
+
+type FileConfig = z.output<typeof fileSchema>;
+
+export interface Config {
+  readonly http: FileConfig['http'] & { readonly port: number };
+  readonly amqp: FileConfig['amqp'] & { readonly url: string; readonly prefix: string };
+  readonly store: { readonly databaseUrl: string | undefined; readonly dataDir: string };
+  readonly ingest: FileConfig['ingest'];
+  readonly delivery: FileConfig['delivery'];
+  /** Milliseconds from acceptance to the filing deadline, per supported event code. */
+  readonly deadlines: Readonly<Record<string, number>>;
+  readonly logging: FileConfig['logging'];
+  readonly practices: readonly { readonly ods: OdsCode; readonly name: string }[];
+}
+
+export interface ConfigSources {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Directory holding default.json and practices.json. */
+  readonly configDir: string;
+  /** Extra layers merged over the file layers in order (tests use this instead of temp files). */
+  readonly overrides?: readonly unknown[];
+}
+
+export function loadConfig(sources: ConfigSources): Config {
+  const problems: string[] = [];
+  const layers: unknown[] = [readJson(resolve(sources.configDir, 'default.json'), problems)];
+  const extra = sources.env['COURIER_CONFIG'];
+  if (extra !== undefined && extra !== '') layers.push(readJson(resolve(extra), problems));
+  layers.push(...(sources.overrides ?? []));
+  const merged = layers.reduce((acc, layer) => mergeConfig(acc, layer), {});
+  if (isRecord(merged) && !('practices' in merged)) {
+    merged['practices'] = readJson(resolve(sources.configDir, 'practices.json'), problems);
+  }
+  const file = fileSchema.safeParse(merged);
+  const env = envSchema.safeParse(sources.env);
+  if (!file.success) problems.push(...file.error.issues.map((i) => describe(i.path, i.message)));
+  if (!env.success) problems.push(...env.error.issues.map((i) => describe(i.path, i.message)));
+  if (file.success) problems.push(...crossChecks(file.data));
+  if (!file.success || !env.success || problems.length > 0) throw new ConfigInvalidError(problems);
+  return deepFreeze(assemble(file.data, env.data));
+}
+
+function assemble(file: FileConfig, env: z.output<typeof envSchema>): Config {
+  return {
+    http: { ...file.http, port: env.COURIER_HTTP_PORT },
+    amqp: { ...file.amqp, url: env.COURIER_AMQP_URL, prefix: env.COURIER_AMQP_PREFIX },
+    store: { databaseUrl: env.COURIER_DATABASE_URL, dataDir: env.COURIER_DATA_DIR },
+    ingest: file.ingest,
+    delivery: file.delivery,
+    deadlines: file.deadlines,
+    logging: file.logging,
+    practices: file.practices ?? [],
+  };
+}
+
+function crossChecks(file: FileConfig): string[] {
+  const problems: string[] = [];
+  if (file.delivery.backoff.initial > file.delivery.backoff.max) {
+    problems.push('delivery.backoff.initial: must not be longer than delivery.backoff.max');
+  }
+  const seen = new Set<string>();
+  (file.practices ?? []).forEach((p, i) => {
+    if (seen.has(p.ods)) problems.push(`practices[${i}].ods: duplicate ODS code ${p.ods}`);
+    seen.add(p.ods);
+  });
+  return problems;
+}
+
+/** Objects merge key by key; arrays and scalars replace whole (DESIGN §9). */
+export function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isRecord(base) || !isRecord(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = mergeConfig(base[key], value);
+  return out;
+}
+
+function readJson(path: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch (error) {
+    problems.push(`${path}: cannot be read as JSON (${error instanceof Error ? error.message : 'unknown error'})`);
+    return undefined;
+  }
+}
+
+function describe(path: readonly PropertyKey[], message: string): string {
+  const key = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return `${key === '' ? '(root)' : key}: ${message}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,85 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type Config } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { startCourier, type RunningCourier } from '../../src/courier.js';
+
+export const CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
+
+/** A random AMQP prefix so each test has its own exchanges and queues. */
+export function randomPrefix(): string {
+  return `t${randomBytes(5).toString('hex')}`;
+}
+
+export interface TestCourier {
+  readonly baseUrl: string;
+  readonly courier: RunningCourier;
+  readonly config: Config;
+  /** Every log line written so far (JSON text). */
+  readonly logs: string[];
+  readonly prefix: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a whole Courier in this process on a free port, with the embedded
+ * store in a fresh temporary directory (or `databaseUrl`), a fresh AMQP
+ * prefix, and every log line captured for assertions.
+ */
+export async function startTestCourier(options: { overrides?: unknown[]; databaseUrl?: string } = {}): Promise<TestCourier> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'courier-test-'));
+  const prefix = randomPrefix();
+  const config = loadConfig({
+    configDir: CONFIG_DIR,
+    env: {
+      COURIER_HTTP_PORT: '0',
+      COURIER_AMQP_PREFIX: prefix,
+      COURIER_DATA_DIR: dataDir,
+      ...(options.databaseUrl === undefined ? {} : { COURIER_DATABASE_URL: options.databaseUrl }),
+    },
+    overrides: [{ logging: { level: 'debug' } }, ...(options.overrides ?? [])],
+  });
+  const logs: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logs.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  const courier = await startCourier(config, createLogger({ level: 'debug', stream }));
+  return {
+    baseUrl: `http://127.0.0.1:${courier.port}`,
+    courier,
+    config,
+    logs,
+    prefix,
+    stop: async () => {
+      await courier.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** POSTs a FHIR message; `body` may be an object (serialised) or exact bytes. */
+export async function postMessage(
+  baseUrl: string,
+  body: unknown,
+  headers: Record<string, string> = { 'content-type': 'application/fhir+json' },
+): Promise<{ status: number; location: string | null; json: unknown; text: string }> {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+  const res = await fetch(`${baseUrl}/fhir/$process-message`, { method: 'POST', headers, body: bytes });
+  const text = await res.text();
+  return { status: res.status, location: res.headers.get('location'), json: safeJson(text), text };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined; // not JSON: the caller's assertion on `json` will say so
+  }
+}
