@@ -1,5 +1,5 @@
 import type { Bundle as FhirBundle, DocumentReference, FhirResource, MessageHeader, Reference } from 'fhir/r4.js';
-import { isMessageHeaderId, isOdsCode, type MessageHeaderId, type OdsCode } from './ids.js';
+import { isMessageHeaderId, isOdsCode, type OdsCode } from './ids.js';
 import type { LetterFacts } from './letter.js';
 import { resolveInBundle, type Located } from './bundle-references.js';
 import { checkSubjectNhsNumber } from './patient-identity.js';

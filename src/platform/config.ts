@@ -22,7 +22,7 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-case letters and digits').transform((s) => s as OdsCode);
+const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-case letters and digits').transform((s) => s);
 
 const practice = z.strictObject({ ods: odsCode, name: z.string().min(1).max(200) });
 

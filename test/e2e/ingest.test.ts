@@ -22,7 +22,7 @@ interface Tracking {
 
 async function getJson(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url);
-  return { status: res.status, body: (await res.json()) as unknown };
+  return { status: res.status, body: (await res.json()) };
 }
 
 describe('ingest end to end (real HTTP, RabbitMQ, PGlite)', function () {
@@ -100,6 +100,7 @@ describe('ingest end to end (real HTTP, RabbitMQ, PGlite)', function () {
     expect(body1.nextCursor).to.be.a('string');
     const page2 = await getJson(`${c.baseUrl}/api/messages?state=received&limit=2&cursor=${body1.nextCursor ?? ''}`);
     const body2 = page2.body as { items: Tracking[] };
+    expect(page2.status, JSON.stringify(page2.body)).to.equal(200);
     expect(body2.items.map((m) => m.trackingId)).not.to.include.members(body1.items.map((m) => m.trackingId));
     const byPractice = await getJson(`${c.baseUrl}/api/messages?destination=A81004&limit=50`);
     expect((byPractice.body as { items: Tracking[] }).items.map((m) => m.sequence)).to.deep.equal([1, 2, 3]);

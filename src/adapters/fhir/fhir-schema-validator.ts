@@ -53,12 +53,12 @@ function toIssue(error: ErrorObject): ValidationIssue {
   const path = fhirPath(error.instancePath);
   switch (error.keyword) {
     case 'additionalProperties': {
-      const name = String((error.params as { additionalProperty?: unknown }).additionalProperty ?? '');
+      const name = paramText(error, 'additionalProperty');
       if (!SAFE_NAME.test(name)) return issue('structure', 'Unknown element: not part of FHIR R4 here', path);
       return issue('structure', `Unknown element '${name}': not part of FHIR R4 here`, `${path}.${name}`);
     }
     case 'required': {
-      const missing = String((error.params as { missingProperty?: unknown }).missingProperty ?? '');
+      const missing = paramText(error, 'missingProperty');
       return issue('required', `Missing required element '${SAFE_NAME.test(missing) ? missing : '?'}'`, path);
     }
     case 'type':
@@ -76,6 +76,12 @@ function toIssue(error: ErrorObject): ValidationIssue {
     default:
       return issue('structure', `Not valid FHIR R4 (${error.keyword})`, path);
   }
+}
+
+/** A string parameter of an ajv error, or '' when absent. */
+function paramText(error: ErrorObject, name: string): string {
+  const value = (error.params as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : '';
 }
 
 /** `/entry/0/resource/destination/0` → `Bundle.entry[0].resource.destination[0]`. */

@@ -2,8 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { MalformedRequestError, NotFoundError } from '../../app/errors.js';
 import type { MessageFilter, MessageStore, Clock } from '../../app/ports.js';
-import { isOdsCode, isTrackingId, type OdsCode } from '../../domain/ids.js';
-import { isMessageState, type MessageState } from '../../domain/message-state.js';
+import { isOdsCode, isTrackingId } from '../../domain/ids.js';
+import { isMessageState } from '../../domain/message-state.js';
 import { messageDetailJson, messageSummaryJson } from './message-view.js';
 
 const listQuery = z.strictObject({
@@ -43,8 +43,8 @@ export function trackingRoutes(deps: { store: MessageStore; clock: Clock }): Rou
     const q = parsed.data;
     const filter: MessageFilter = {
       limit: q.limit ?? 50,
-      ...(q.state === undefined ? {} : { state: q.state as MessageState }),
-      ...(q.destination === undefined ? {} : { destination: q.destination as OdsCode }),
+      ...(q.state === undefined ? {} : { state: q.state }),
+      ...(q.destination === undefined ? {} : { destination: q.destination }),
       ...(q.since === undefined ? {} : { since: new Date(q.since) }),
       ...(q.overdue === 'true' ? { overdue: true } : {}),
       ...(q.cursor === undefined ? {} : { cursor: q.cursor }),

@@ -9,15 +9,15 @@ import type { SqlClient, SqlExecutor } from './sql-client.js';
 export async function openPgliteClient(dataDir: string | undefined): Promise<SqlClient> {
   const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
   await db.waitReady;
-  const asExecutor = (target: { query: PGlite['query'] }): SqlExecutor => ({
+  const asExecutor = (target: Pick<PGlite, 'query'>): SqlExecutor => ({
     query: async (sql, params) => {
       const result = await target.query(sql, params as unknown[] | undefined);
-      return { rows: result.rows as unknown[] };
+      return { rows: result.rows };
     },
   });
   const root = asExecutor(db);
   return {
-    query: root.query,
+    query: (sql, params) => root.query(sql, params),
     transaction: (fn) => db.transaction((tx) => fn(asExecutor(tx))),
     close: () => db.close(),
   };

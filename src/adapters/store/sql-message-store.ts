@@ -62,8 +62,8 @@ export class SqlMessageStore implements MessageStore {
     const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
     if (filter.cursor !== undefined && cursor === undefined) throw new MalformedRequestError('The paging cursor is not valid');
     if (cursor !== undefined) {
-      add((p) => `(created_at, tracking_id) > (${p}`, cursor.createdAt);
-      add((p) => `${p})`, cursor.trackingId);
+      params.push(cursor.createdAt, cursor.trackingId);
+      where.push(`(created_at, tracking_id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     params.push(filter.limit + 1);
     const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
