@@ -1,0 +1,241 @@
+import { isFinalState, type MessageState } from './message-state.js';
+import { backoffMs } from './retry-policy.js';
+import type { DeliveryEvent, DeliveryPolicy, Effect, LetterSnapshot, TransitionResult } from './delivery-events.js';
+
+/**
+ * The delivery state machine (DESIGN §5). Total and pure: every state × event
+ * pair has an answer, nothing is thrown for an event that is legal but
+ * irrelevant (late, duplicate, stale), and time and randomness come in as
+ * arguments.
+ *
+ * Rules where DESIGN leaves room, and why:
+ * - Final states (filed, rejected, cancelled, resolved) ignore everything.
+ * - Timer events (`ack-timeout`, `retry-due`, `deadline-passed`) are checked
+ *   against the snapshot and ignored when not yet due, so a stale or early
+ *   timer can never move a letter.
+ * - The filing deadline wins: any failure or retry handled at or after
+ *   `deadlineAt` escalates instead of scheduling more work, and every
+ *   scheduled `nextDeadline` is capped at `deadlineAt`.
+ * - `escalated` waits for a person: timers, broker events and infrastructure
+ *   acks change nothing there. A business ack or a rejection still applies,
+ *   because the practice's answer is the truth and a person must not send a
+ *   paper copy of a letter already filed ("never filed twice").
+ * - Acks, transient errors and dead-lettering prove a publish reached the
+ *   practice, so they count at least one attempt even if the confirm was lost.
+ * - A `transient-error` after the infrastructure ack (`delivered`) is honoured:
+ *   the practice asked for the letter again.
+ * - A nacked publish is not an attempt (DESIGN §1: only confirmed publishes
+ *   count): it is retried with backoff and bounded by the deadline, not by
+ *   `maxAttempts`. An unroutable one escalates: no queue for the practice is a
+ *   configuration fault that retrying cannot fix.
+ * - Operator `retry` is allowed from `escalated` (publish now; attempts carry
+ *   on, so after exhausting `maxAttempts` each operator retry buys one more
+ *   attempt) and from `retrying` (publish now instead of after the backoff).
+ *   From `escalated` it restarts the filing clock with the letter's original
+ *   window (`deadlineAt − acceptedAt`), since most escalated letters are past
+ *   their deadline and would otherwise be escalated again at once.
+ * - Operator `cancel` and `resolve` close any non-final letter: a person may
+ *   send a letter on paper during a known outage without waiting for escalation.
+ *
+ * @param random a number in [0, 1) for backoff jitter (see retry-policy.ts).
+ */
+export function transition(current: LetterSnapshot, event: DeliveryEvent, now: Date, policy: DeliveryPolicy, random: number): TransitionResult {
+  if (isFinalState(current.state)) return ignored(`${event.kind} ignored: ${current.state} is final`);
+  const ctx: Context = { s: current, now, policy, random };
+  switch (event.kind) {
+    case 'published':
+      return onPublished(ctx, event.attempt);
+    case 'publish-failed':
+      return onPublishFailed(ctx, event.attempt, event.failure);
+    case 'infrastructure-ack':
+      return onInfrastructureAck(ctx);
+    case 'business-ack':
+      return inStates(ctx, event.kind, ['received', 'dispatched', 'retrying', 'delivered', 'escalated'], () =>
+        moveTo(ctx, 'filed', 'business ack: filed by the practice', { attempts: atLeastOne(ctx), nextDeadline: null }),
+      );
+    case 'rejected':
+      return moveTo(ctx, 'rejected', `rejected by the practice: ${event.reason}`, {
+        attempts: atLeastOne(ctx),
+        nextDeadline: null,
+        effects: [{ kind: 'notify-sender', outcome: 'rejected', reason: event.reason }],
+      });
+    case 'transient-error':
+      return inStates(ctx, event.kind, ['received', 'dispatched', 'delivered'], () =>
+        failedAttempt(ctx, atLeastOne(ctx), `transient error from the practice (${event.reason})`, true),
+      );
+    case 'ack-timeout':
+      return onAckTimeout(ctx);
+    case 'retry-due':
+      return onRetryDue(ctx);
+    case 'deadline-passed':
+      return onDeadlinePassed(ctx);
+    case 'dead-lettered':
+      return inStates(ctx, event.kind, ['received', 'dispatched', 'retrying'], () =>
+        escalate(ctx, 'dead-lettered by the broker: the delivery limit was reached', atLeastOne(ctx)),
+      );
+    case 'retry':
+      return onOperatorRetry(ctx, event.reason);
+    case 'cancel':
+      return moveTo(ctx, 'cancelled', `cancelled by a person: ${event.reason}`, { nextDeadline: null });
+    case 'resolve':
+      return moveTo(ctx, 'resolved', `resolved by a person: ${event.reason}`, { nextDeadline: null });
+    default:
+      return ignored(`unknown event ${String((event as { kind?: unknown }).kind)}`);
+  }
+}
+
+interface Context {
+  readonly s: LetterSnapshot;
+  readonly now: Date;
+  readonly policy: DeliveryPolicy;
+  readonly random: number;
+}
+
+/** Broker confirmed attempt `attempt`: the letter is out, wait for the infrastructure ack. */
+function onPublished(ctx: Context, attempt: number): TransitionResult {
+  return inStates(ctx, 'published', ['received', 'retrying'], () => {
+    if (attempt <= ctx.s.attempts) return ignored(`published ignored: attempt ${attempt} was already confirmed`);
+    return moveTo(ctx, 'dispatched', `attempt ${attempt} published`, {
+      attempts: attempt,
+      nextDeadline: capped(ctx, ctx.policy.infrastructureAckTimeoutMs, ctx.s.deadlineAt),
+    });
+  });
+}
+
+function onPublishFailed(ctx: Context, attempt: number, failure: 'unroutable' | 'nacked'): TransitionResult {
+  return inStates(ctx, 'publish-failed', ['received', 'retrying'], () => {
+    if (attempt !== ctx.s.attempts + 1) return ignored(`publish-failed ignored: attempt ${attempt} is not the pending attempt ${ctx.s.attempts + 1}`);
+    if (failure === 'unroutable') return escalate(ctx, `attempt ${attempt} was unroutable: no queue is bound for the practice`);
+    return failedAttempt(ctx, attempt, `attempt ${attempt} was nacked by the broker`, false);
+  });
+}
+
+function onInfrastructureAck(ctx: Context): TransitionResult {
+  if (ctx.s.state === 'delivered') return ignored('infrastructure-ack ignored: already delivered (duplicate ack)');
+  return inStates(ctx, 'infrastructure-ack', ['received', 'dispatched', 'retrying'], () =>
+    moveTo(ctx, 'delivered', 'infrastructure ack: received by the practice system', {
+      attempts: atLeastOne(ctx),
+      nextDeadline: ctx.s.deadlineAt,
+    }),
+  );
+}
+
+function onAckTimeout(ctx: Context): TransitionResult {
+  return inStates(ctx, 'ack-timeout', ['dispatched'], () => {
+    if (!isDue(ctx)) return ignored('ack-timeout ignored: not yet due');
+    return failedAttempt(ctx, ctx.s.attempts, `no infrastructure ack for attempt ${ctx.s.attempts} in time`, true);
+  });
+}
+
+/** The backoff is over: publish the next attempt, and come back if its confirm never arrives. */
+function onRetryDue(ctx: Context): TransitionResult {
+  return inStates(ctx, 'retry-due', ['retrying'], () => {
+    if (!isDue(ctx)) return ignored('retry-due ignored: not yet due');
+    if (deadlineReached(ctx)) return escalateForDeadline(ctx);
+    return republish(ctx, ctx.s.deadlineAt, `backoff over: publishing attempt ${ctx.s.attempts + 1}`);
+  });
+}
+
+function onDeadlinePassed(ctx: Context): TransitionResult {
+  if (ctx.s.state === 'escalated') return ignored('deadline-passed ignored: already escalated, waiting for a person');
+  if (!deadlineReached(ctx)) return ignored('deadline-passed ignored: the filing deadline has not passed');
+  return escalateForDeadline(ctx);
+}
+
+function onOperatorRetry(ctx: Context, reason: string): TransitionResult {
+  const { state, deadlineAt, acceptedAt } = ctx.s;
+  if (state === 'retrying') return republish(ctx, deadlineAt, `retry requested by a person: ${reason}`);
+  if (state !== 'escalated') return ignored(`retry ignored: only an escalated or retrying letter can be retried, not a ${state} one`);
+  const window = Math.max(deadlineAt.getTime() - acceptedAt.getTime(), 0);
+  return republish(ctx, new Date(ctx.now.getTime() + window), `retry requested by a person: ${reason}`);
+}
+
+/** Publish attempt attempts+1 now, from `retrying`; the timer re-fires `retry-due` if no confirm arrives. */
+function republish(ctx: Context, deadlineAt: Date, cause: string): TransitionResult {
+  const attempt = ctx.s.attempts + 1;
+  return moveTo(ctx, 'retrying', cause, {
+    deadlineAt,
+    nextDeadline: capped(ctx, ctx.policy.infrastructureAckTimeoutMs, deadlineAt),
+    effects: [{ kind: 'publish', attempt }],
+  });
+}
+
+/**
+ * Attempt `failed` did not get through. The deadline wins; then, if the
+ * failure counts as an attempt, `maxAttempts` bounds the retries; otherwise
+ * wait backoff(failed) and try again.
+ */
+function failedAttempt(ctx: Context, failed: number, cause: string, countsAsAttempt: boolean): TransitionResult {
+  const attempts = Math.max(ctx.s.attempts, countsAsAttempt ? failed : 0);
+  if (deadlineReached(ctx)) return escalateForDeadline(ctx, attempts);
+  if (countsAsAttempt && attempts >= ctx.policy.maxAttempts) {
+    return escalate(ctx, `${cause}; all ${ctx.policy.maxAttempts} attempts used`, attempts);
+  }
+  const wait = backoffMs(failed, ctx.policy.backoff, ctx.random);
+  return moveTo(ctx, 'retrying', `${cause}; retrying in ${wait} ms`, { attempts, nextDeadline: capped(ctx, wait, ctx.s.deadlineAt) });
+}
+
+function escalateForDeadline(ctx: Context, attempts = ctx.s.attempts): TransitionResult {
+  return escalate(ctx, `not filed by the filing deadline ${ctx.s.deadlineAt.toISOString()}`, attempts);
+}
+
+function escalate(ctx: Context, reason: string, attempts = ctx.s.attempts): TransitionResult {
+  return moveTo(ctx, 'escalated', reason, {
+    attempts,
+    nextDeadline: null,
+    effects: [
+      { kind: 'escalate', reason },
+      { kind: 'notify-sender', outcome: 'escalated', reason },
+    ],
+  });
+}
+
+interface Change {
+  readonly attempts?: number;
+  readonly deadlineAt?: Date;
+  readonly nextDeadline: Date | null;
+  readonly effects?: readonly Effect[];
+}
+
+/** The one place results are built: a change of state always carries its `emit-event`, first. */
+function moveTo(ctx: Context, to: MessageState, cause: string, change: Change): TransitionResult {
+  const from = ctx.s.state;
+  const emit: Effect[] = from === to ? [] : [{ kind: 'emit-event', from, to, reason: cause }];
+  return {
+    kind: 'changed',
+    state: to,
+    attempts: change.attempts ?? ctx.s.attempts,
+    deadlineAt: change.deadlineAt ?? ctx.s.deadlineAt,
+    nextDeadline: change.nextDeadline,
+    cause,
+    effects: [...emit, ...(change.effects ?? [])],
+  };
+}
+
+function inStates(ctx: Context, kind: DeliveryEvent['kind'], states: readonly MessageState[], apply: () => TransitionResult): TransitionResult {
+  if (states.includes(ctx.s.state)) return apply();
+  const why = ctx.s.state === 'escalated' ? 'escalated, waiting for a person' : `not applicable to a ${ctx.s.state} letter`;
+  return ignored(`${kind} ignored: ${why}`);
+}
+
+function ignored(reason: string): TransitionResult {
+  return { kind: 'ignored', reason };
+}
+
+/** now + ms, but never after `limit` (the filing deadline). */
+function capped(ctx: Context, ms: number, limit: Date): Date {
+  return new Date(Math.min(ctx.now.getTime() + Math.max(ms, 0), limit.getTime()));
+}
+
+/** A timer is due when the snapshot's next deadline has come (a missing one counts as due, so a letter never stalls). */
+function isDue(ctx: Context): boolean {
+  return ctx.s.nextDeadline === null || ctx.now.getTime() >= ctx.s.nextDeadline.getTime();
+}
+
+function deadlineReached(ctx: Context): boolean {
+  return ctx.now.getTime() >= ctx.s.deadlineAt.getTime();
+}
+
+function atLeastOne(ctx: Context): number {
+  return Math.max(ctx.s.attempts, 1);
+}
