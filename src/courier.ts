@@ -26,6 +26,7 @@ export interface RunningCourier {
   readonly port: number;
   readonly store: MessageStore;
   readonly metrics: CourierMetrics;
+  readonly broker: BrokerConnection;
   /** Stop taking requests, finish in-flight ones, close broker and store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -59,6 +60,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       port: http.port,
       store,
       metrics,
+      broker,
       stop: () => (stopped ??= http.markStopping().then(() => closeAll(closeables, logger))),
     };
   } catch (error) {
