@@ -33,6 +33,8 @@ export type AckMapping =
   /** The ack cannot be trusted to mean anything: record it, change nothing. */
   | { readonly kind: 'unrecognised'; readonly reason: string };
 
+const MAX_LISTED = 5;
+
 type Polarity = 'infrastructure-success' | 'business-success' | 'negative';
 
 /** The known codes: [code, polarity, display]. Displays are the code system's, shortened. */
@@ -94,7 +96,7 @@ export function mapAck(ack: Ack): AckMapping {
   if (negative.length > 0) return event({ kind: 'rejected', reason: describe('ok with negative ITK code', negative) });
   const unknown = codes.filter((c) => !ITK_CODES.has(c));
   if (unknown.length > 0) {
-    return { kind: 'unrecognised', reason: `ok with unknown ITK response code ${unknown.map(printable).join(', ')}: not applied` };
+    return { kind: 'unrecognised', reason: `ok with unknown ITK response code ${listed(unknown.map(printable), ', ')}: not applied` };
   }
   if (codes.some((c) => ITK_CODES.get(c)?.polarity === 'business-success') || codes.length === 0) {
     return event({ kind: 'business-ack' });
@@ -114,11 +116,20 @@ function event(e: AckEvent): AckMapping {
 /** e.g. "fatal-error: 30002 Patient not known here". Codes only, never free text from the ack. */
 function describe(prefix: string, codes: readonly string[]): string {
   if (codes.length === 0) return `${prefix} without an ITK response code`;
-  return `${prefix}: ${codes.map((c) => (ITK_CODES.has(c) ? `${c} ${ITK_CODES.get(c)?.display ?? ''}` : printable(c))).join('; ')}`;
+  return `${prefix}: ${listed(codes.map((c) => (ITK_CODES.has(c) ? `${c} ${ITK_CODES.get(c)?.display ?? ''}` : printable(c))), '; ')}`;
 }
 
-/** An unknown code from outside, made safe and short for logs and events. */
+/** At most a few items, so a hostile ack cannot make a reason of any length. */
+function listed(items: readonly string[], separator: string): string {
+  const shown = items.slice(0, MAX_LISTED).join(separator);
+  return items.length > MAX_LISTED ? `${shown}${separator}and ${items.length - MAX_LISTED} more` : shown;
+}
+
+/**
+ * An unknown code from outside, for logs and events: ITK codes are five
+ * digits, so anything else is not repeated (it could be any text, even an
+ * NHS number put in the wrong field).
+ */
 function printable(code: string): string {
-  const safe = code.replace(/[^A-Za-z0-9\-.]/g, '?').slice(0, 20);
-  return `"${safe}"`;
+  return /^\d{5}$/.test(code) ? code : '(malformed code)';
 }

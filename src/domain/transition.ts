@@ -41,48 +41,43 @@ import type { DeliveryEvent, DeliveryPolicy, Effect, LetterSnapshot, TransitionR
  */
 export function transition(current: LetterSnapshot, event: DeliveryEvent, now: Date, policy: DeliveryPolicy, random: number): TransitionResult {
   if (isFinalState(current.state)) return ignored(`${event.kind} ignored: ${current.state} is final`);
-  const ctx: Context = { s: current, now, policy, random };
-  switch (event.kind) {
-    case 'published':
-      return onPublished(ctx, event.attempt);
-    case 'publish-failed':
-      return onPublishFailed(ctx, event.attempt, event.failure);
-    case 'infrastructure-ack':
-      return onInfrastructureAck(ctx);
-    case 'business-ack':
-      return inStates(ctx, event.kind, ['received', 'dispatched', 'retrying', 'delivered', 'escalated'], () =>
-        moveTo(ctx, 'filed', 'business ack: filed by the practice', { attempts: atLeastOne(ctx), nextDeadline: null }),
-      );
-    case 'rejected':
-      return moveTo(ctx, 'rejected', `rejected by the practice: ${event.reason}`, {
-        attempts: atLeastOne(ctx),
-        nextDeadline: null,
-        effects: [{ kind: 'notify-sender', outcome: 'rejected', reason: event.reason }],
-      });
-    case 'transient-error':
-      return inStates(ctx, event.kind, ['received', 'dispatched', 'delivered'], () =>
-        failedAttempt(ctx, atLeastOne(ctx), `transient error from the practice (${event.reason})`, true),
-      );
-    case 'ack-timeout':
-      return onAckTimeout(ctx);
-    case 'retry-due':
-      return onRetryDue(ctx);
-    case 'deadline-passed':
-      return onDeadlinePassed(ctx);
-    case 'dead-lettered':
-      return inStates(ctx, event.kind, ['received', 'dispatched', 'retrying'], () =>
-        escalate(ctx, 'dead-lettered by the broker: the delivery limit was reached', atLeastOne(ctx)),
-      );
-    case 'retry':
-      return onOperatorRetry(ctx, event.reason);
-    case 'cancel':
-      return moveTo(ctx, 'cancelled', `cancelled by a person: ${event.reason}`, { nextDeadline: null });
-    case 'resolve':
-      return moveTo(ctx, 'resolved', `resolved by a person: ${event.reason}`, { nextDeadline: null });
-    default:
-      return ignored(`unknown event ${String((event as { kind?: unknown }).kind)}`);
-  }
+  const handler = HANDLERS[event.kind] as Handler<DeliveryEvent> | undefined;
+  if (handler === undefined) return ignored(`unknown event ${String((event as { kind?: unknown }).kind)}`);
+  return handler({ s: current, now, policy, random }, event);
 }
+
+type Handler<E extends DeliveryEvent> = (ctx: Context, event: E) => TransitionResult;
+
+/** One handler per event kind; the mapped type makes a missing kind a compile error. */
+const HANDLERS: { readonly [K in DeliveryEvent['kind']]: Handler<Extract<DeliveryEvent, { kind: K }>> } = {
+  published: (ctx, e) => onPublished(ctx, e.attempt),
+  'publish-failed': (ctx, e) => onPublishFailed(ctx, e.attempt, e.failure),
+  'infrastructure-ack': (ctx) => onInfrastructureAck(ctx),
+  'business-ack': (ctx, e) =>
+    inStates(ctx, e.kind, ['received', 'dispatched', 'retrying', 'delivered', 'escalated'], () =>
+      moveTo(ctx, 'filed', 'business ack: filed by the practice', { attempts: atLeastOne(ctx), nextDeadline: null }),
+    ),
+  rejected: (ctx, e) =>
+    moveTo(ctx, 'rejected', `rejected by the practice: ${e.reason}`, {
+      attempts: atLeastOne(ctx),
+      nextDeadline: null,
+      effects: [{ kind: 'notify-sender', outcome: 'rejected', reason: e.reason }],
+    }),
+  'transient-error': (ctx, e) =>
+    inStates(ctx, e.kind, ['received', 'dispatched', 'delivered'], () =>
+      failedAttempt(ctx, atLeastOne(ctx), `transient error from the practice (${e.reason})`, true),
+    ),
+  'ack-timeout': (ctx) => onAckTimeout(ctx),
+  'retry-due': (ctx) => onRetryDue(ctx),
+  'deadline-passed': (ctx) => onDeadlinePassed(ctx),
+  'dead-lettered': (ctx, e) =>
+    inStates(ctx, e.kind, ['received', 'dispatched', 'retrying'], () =>
+      escalate(ctx, 'dead-lettered by the broker: the delivery limit was reached', atLeastOne(ctx)),
+    ),
+  retry: (ctx, e) => onOperatorRetry(ctx, e.reason),
+  cancel: (ctx, e) => moveTo(ctx, 'cancelled', `cancelled by a person: ${e.reason}`, { nextDeadline: null }),
+  resolve: (ctx, e) => moveTo(ctx, 'resolved', `resolved by a person: ${e.reason}`, { nextDeadline: null }),
+};
 
 interface Context {
   readonly s: LetterSnapshot;
@@ -169,7 +164,7 @@ function failedAttempt(ctx: Context, failed: number, cause: string, countsAsAtte
   const attempts = Math.max(ctx.s.attempts, countsAsAttempt ? failed : 0);
   if (deadlineReached(ctx)) return escalateForDeadline(ctx, attempts);
   if (countsAsAttempt && attempts >= ctx.policy.maxAttempts) {
-    return escalate(ctx, `${cause}; all ${ctx.policy.maxAttempts} attempts used`, attempts);
+    return escalate(ctx, `${cause}; ${attempts} attempts made, the limit is ${ctx.policy.maxAttempts}`, attempts);
   }
   const wait = backoffMs(failed, ctx.policy.backoff, ctx.random);
   return moveTo(ctx, 'retrying', `${cause}; retrying in ${wait} ms`, { attempts, nextDeadline: capped(ctx, wait, ctx.s.deadlineAt) });

@@ -1,0 +1,161 @@
+import { expect } from 'chai';
+import { transition } from '../../src/domain/transition.js';
+import type { DeliveryEvent, LetterSnapshot } from '../../src/domain/delivery-events.js';
+import { COLUMNS, DL, HOUR, MINUTE, NOW, POLICY, RANDOM, SECOND, T0, apply, at, changed, eventFor, run, snapshot, summarise } from '../support/delivery-fixtures.js';
+
+const ESCALATE = ['emit-event', 'escalate', 'notify-sender:escalated'];
+
+const accepted = (): LetterSnapshot => snapshot('received', 0, DL);
+
+describe('transition: scenarios', () => {
+  it('happy path: received → dispatched → delivered → filed, then later acks change nothing', () => {
+    const { letter, results } = run(accepted(), [
+      [{ kind: 'published', attempt: 1 }, at(T0, SECOND)],
+      [{ kind: 'infrastructure-ack' }, at(T0, MINUTE)],
+      [{ kind: 'business-ack' }, at(T0, HOUR)],
+      [{ kind: 'infrastructure-ack' }, at(T0, 2 * HOUR)],
+      [{ kind: 'business-ack' }, at(T0, 2 * HOUR)],
+    ]);
+    expect(results.map((r) => (r.kind === 'changed' ? r.state : r.kind))).to.deep.equal(['dispatched', 'delivered', 'filed', 'ignored', 'ignored']);
+    expect(changed(results[0]!).nextDeadline).to.deep.equal(at(T0, SECOND + 10 * MINUTE));
+    expect(changed(results[1]!).nextDeadline).to.deep.equal(DL);
+    expect(letter).to.deep.equal({ ...accepted(), state: 'filed', attempts: 1, nextDeadline: null });
+  });
+
+  it('a business ack before the infrastructure ack files the letter; the late infrastructure ack is ignored', () => {
+    const { letter, results } = run(accepted(), [
+      [{ kind: 'published', attempt: 1 }, at(T0, SECOND)],
+      [{ kind: 'business-ack' }, at(T0, MINUTE)],
+      [{ kind: 'infrastructure-ack' }, at(T0, 2 * MINUTE)],
+    ]);
+    expect(changed(results[1]!).state).to.equal('filed');
+    expect(results[2]!.kind).to.equal('ignored');
+    expect(letter.state).to.equal('filed');
+  });
+
+  it('after maxAttempts attempts without an infrastructure ack the letter is escalated', () => {
+    let letter = accepted();
+    let now = at(T0, SECOND);
+    const published: number[] = [];
+    const waits: number[] = [];
+    for (let attempt = 1; ; attempt++) {
+      letter = apply(letter, transition(letter, { kind: 'published', attempt }, now, POLICY, RANDOM));
+      published.push(letter.attempts);
+      now = letter.nextDeadline!;
+      const timeout = transition(letter, { kind: 'ack-timeout' }, now, POLICY, RANDOM);
+      letter = apply(letter, timeout);
+      if (letter.state === 'escalated') break;
+      waits.push(letter.nextDeadline!.getTime() - now.getTime());
+      now = letter.nextDeadline!;
+      const due = changed(transition(letter, { kind: 'retry-due' }, now, POLICY, RANDOM));
+      expect(due.effects).to.deep.equal([{ kind: 'publish', attempt: attempt + 1 }]);
+      letter = apply(letter, due);
+    }
+    expect(published).to.deep.equal([1, 2, 3, 4, 5]);
+    expect(waits).to.deep.equal([45 * SECOND, 90 * SECOND, 180 * SECOND, 360 * SECOND]);
+    expect(letter).to.include({ state: 'escalated', attempts: 5, nextDeadline: null });
+  });
+
+  it('the deadline beats a pending retry', () => {
+    const retrying = snapshot('retrying', 2, at(DL, 30 * MINUTE));
+    // The sweeper sees the filing deadline first.
+    expect(changed(transition(retrying, { kind: 'deadline-passed' }, DL, POLICY, RANDOM)).state).to.equal('escalated');
+    // A retry timer that fires at or after the deadline escalates instead of publishing.
+    const due = changed(transition(snapshot('retrying', 2, DL), { kind: 'retry-due' }, DL, POLICY, RANDOM));
+    expect(due.state).to.equal('escalated');
+    expect(due.effects.map(summarise)).to.deep.equal(ESCALATE);
+    // So does a failure handled after the deadline.
+    const late = changed(transition(snapshot('dispatched', 1, DL), { kind: 'ack-timeout' }, at(DL, SECOND), POLICY, RANDOM));
+    expect(late.state).to.equal('escalated');
+    expect(late.cause).to.contain('filing deadline');
+  });
+
+  it('timers never run past the filing deadline', () => {
+    const nearly = at(DL, -2 * MINUTE);
+    const published = changed(transition(accepted(), { kind: 'published', attempt: 1 }, nearly, POLICY, RANDOM));
+    expect(published.nextDeadline).to.deep.equal(DL);
+    const timedOut = changed(transition(snapshot('dispatched', 3, nearly), { kind: 'ack-timeout' }, at(DL, -MINUTE), POLICY, RANDOM));
+    expect(timedOut.state).to.equal('retrying');
+    expect(timedOut.nextDeadline).to.deep.equal(DL); // backoff(3) = 180 s would end after the deadline
+    const delivered = changed(transition(snapshot('dispatched', 1, DL), { kind: 'infrastructure-ack' }, NOW, POLICY, RANDOM));
+    expect(delivered.nextDeadline).to.deep.equal(DL);
+  });
+
+  it('stale and early timers change nothing', () => {
+    const dispatched = snapshot('dispatched', 1, at(NOW, MINUTE));
+    expect(transition(dispatched, { kind: 'ack-timeout' }, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+    const retrying = snapshot('retrying', 1, at(NOW, MINUTE));
+    expect(transition(retrying, { kind: 'retry-due' }, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+    expect(transition(retrying, { kind: 'deadline-passed' }, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+  });
+
+  it('duplicate confirms and failures of attempts that are not pending change nothing', () => {
+    const received = snapshot('received', 1, DL);
+    expect(transition(received, { kind: 'published', attempt: 1 }, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+    const retrying = snapshot('retrying', 2, NOW);
+    expect(transition(retrying, { kind: 'published', attempt: 2 }, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+    expect(transition(retrying, { kind: 'publish-failed', attempt: 2, failure: 'nacked' }, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+    expect(transition(retrying, { kind: 'publish-failed', attempt: 4, failure: 'unroutable' }, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+  });
+
+  it('an operator retry of a letter escalated after its deadline gets a fresh filing window', () => {
+    const escalated = snapshot('escalated', 5, null);
+    const later = at(DL, 3 * HOUR);
+    const { letter, results } = run(escalated, [
+      [{ kind: 'retry', reason: 'practice fixed its endpoint' }, later],
+      [{ kind: 'published', attempt: 6 }, at(later, SECOND)],
+    ]);
+    expect(changed(results[0]!).deadlineAt).to.deep.equal(at(later, 24 * HOUR));
+    expect(changed(results[0]!).effects).to.deep.include({ kind: 'publish', attempt: 6 });
+    expect(letter).to.include({ state: 'dispatched', attempts: 6 });
+    expect(letter.nextDeadline).to.deep.equal(at(later, SECOND + 10 * MINUTE));
+    // Past maxAttempts, one more failed attempt goes straight back to a person.
+    const timeout = changed(transition(letter, { kind: 'ack-timeout' }, letter.nextDeadline!, POLICY, RANDOM));
+    expect(timeout.state).to.equal('escalated');
+  });
+
+  it('a nacked publish is not an attempt and is retried even past maxAttempts, until the deadline', () => {
+    const retrying = snapshot('retrying', 5, NOW);
+    const nacked = changed(transition(retrying, { kind: 'publish-failed', attempt: 6, failure: 'nacked' }, NOW, POLICY, RANDOM));
+    expect(nacked).to.include({ state: 'retrying', attempts: 5 });
+    expect(nacked.effects).to.deep.equal([]);
+    const atDeadline = changed(transition(retrying, { kind: 'publish-failed', attempt: 6, failure: 'nacked' }, DL, POLICY, RANDOM));
+    expect(atDeadline.state).to.equal('escalated');
+  });
+
+  it('an unknown event kind is ignored, not thrown', () => {
+    const bogus = { kind: 'teleported' } as unknown as DeliveryEvent;
+    expect(transition(snapshot('dispatched', 1, NOW), bogus, NOW, POLICY, RANDOM).kind).to.equal('ignored');
+  });
+});
+
+describe('transition: invariants over random event sequences', () => {
+  /** Deterministic generator so a failure can be replayed. */
+  function lcg(seed: number) {
+    let x = seed >>> 0;
+    return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  }
+
+  it('keeps nextDeadline, attempts and status events consistent', () => {
+    const rand = lcg(42);
+    for (let run = 0; run < 300; run++) {
+      let letter = accepted();
+      let now = T0;
+      for (let step = 0; step < 40; step++) {
+        now = at(now, Math.floor(rand() * 2 * HOUR));
+        const column = COLUMNS[Math.floor(rand() * COLUMNS.length)]!;
+        const { event } = eventFor(column, letter);
+        const result = transition(letter, event, now, POLICY, rand());
+        if (result.kind === 'changed') {
+          const noDeadline = ['filed', 'rejected', 'cancelled', 'resolved', 'escalated'].includes(result.state);
+          expect(result.nextDeadline === null, `${letter.state} + ${column}`).to.equal(noDeadline);
+          if (result.nextDeadline !== null) expect(result.nextDeadline.getTime()).to.be.at.most(result.deadlineAt.getTime());
+          expect(result.attempts).to.be.at.least(letter.attempts);
+          const emits = result.effects.filter((e) => e.kind === 'emit-event');
+          expect(emits).to.have.length(result.state === letter.state ? 0 : 1);
+        }
+        letter = apply(letter, result);
+      }
+    }
+  });
+});
