@@ -1,136 +1,297 @@
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
-import type { MessageStore, NewLetter } from '../../src/app/ports.js';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { MessageFilter, MessageRecord, NewLetter } from '../../src/app/ports.js';
+import { MalformedRequestError, StoreUnavailableError } from '../../src/app/errors.js';
 import type { MessageHeaderId, OdsCode, TrackingId } from '../../src/domain/ids.js';
+import type { SqlExecutor } from '../../src/adapters/store/sql-client.js';
+import type { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
 
+const HOUR = 3_600_000;
+
+/** A synthetic letter; the body is arbitrary bytes as far as the store is concerned. */
 export function newLetter(overrides: Partial<NewLetter> = {}): NewLetter {
   const acceptedAt = overrides.acceptedAt ?? new Date();
   return {
     trackingId: randomUUID() as TrackingId,
     messageHeaderId: randomUUID() as MessageHeaderId,
-    bundleIdentifier: `urn:ietf:rfc:3986|${randomUUID()}`,
+    bundleIdentifier: `urn:ietf:rfc:3986|urn:uuid:${randomUUID()}`,
     sender: 'RX1',
     event: 'ITK003D',
     destination: 'A81001' as OdsCode,
-    contentHash: randomUUID(),
-    body: Buffer.from(`{"letter":"${randomUUID()}"}`),
+    contentHash: createHash('sha256').update(randomBytes(16)).digest('hex'),
+    body: new Uint8Array(randomBytes(64)),
     acceptedAt,
-    deadlineAt: new Date(acceptedAt.getTime() + 86_400_000),
+    deadlineAt: new Date(acceptedAt.getTime() + 24 * HOUR),
     ...overrides,
   };
 }
 
+export interface OpenedStore {
+  readonly store: SqlMessageStore;
+  /** The same database, for checks and fault injection the port deliberately does not offer. */
+  readonly sql: SqlExecutor;
+  readonly cleanup: () => Promise<void>;
+}
+
 /**
- * The MessageStore contract (see app/ports.ts), run against every adapter.
- * `open` gives a store with an empty database; `rows` reads a table for checks
- * the port deliberately does not expose (the outbox belongs to the relay).
+ * The MessageStore contract (app/ports.ts), run against every engine.
+ * `open` gives a store over an empty, migrated database.
  */
-export function storeContract(
-  name: string,
-  open: () => Promise<{ store: MessageStore; rows: (sql: string, params?: unknown[]) => Promise<unknown[]>; cleanup: () => Promise<void> }>,
-): void {
+export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
   describe(`MessageStore contract: ${name}`, function () {
-    let store: MessageStore;
-    let rows: (sql: string, params?: unknown[]) => Promise<unknown[]>;
+    let store: SqlMessageStore;
+    let sql: SqlExecutor;
     let cleanup: () => Promise<void>;
     beforeEach(async () => {
-      ({ store, rows, cleanup } = await open());
+      ({ store, sql, cleanup } = await open());
     });
     afterEach(async () => {
       await cleanup();
     });
 
-    it('takes a letter into custody with its exact bytes, first history entry and outbox rows', async () => {
-      const letter = newLetter({ body: Buffer.from([0x7b, 0x00, 0xff, 0x7d]) });
+    const accepted = async (letter: NewLetter): Promise<MessageRecord> => {
       const outcome = await store.accept(letter);
-      expect(outcome.kind).to.equal('accepted');
-      const record = await store.get(letter.trackingId);
-      expect(record).to.include({ state: 'received', sequence: 1, attempts: 0, version: 1, destination: 'A81001', event: 'ITK003D' });
-      expect(record?.createdAt.getTime()).to.equal(letter.acceptedAt.getTime());
-      expect(record?.nextDeadline?.getTime()).to.equal(letter.deadlineAt.getTime());
-      expect(Buffer.from((await store.body(letter.trackingId)) ?? [])).to.deep.equal(Buffer.from([0x7b, 0x00, 0xff, 0x7d]));
-      const history = await store.history(letter.trackingId);
-      expect(history.map((h) => ({ from: h.from, to: h.to, cause: h.cause }))).to.deep.equal([{ from: null, to: 'received', cause: 'accepted' }]);
-      const outbox = (await rows('SELECT kind, payload FROM outbox WHERE tracking_id = $1 ORDER BY id', [letter.trackingId])) as { kind: string; payload: { routingKey?: string; body?: { state: string; previousState: null } } }[];
-      expect(outbox.map((o) => o.kind)).to.deep.equal(['dispatch', 'event']);
-      expect(outbox[1]?.payload.routingKey).to.equal('received.A81001');
-      expect(outbox[1]?.payload.body).to.include({ state: 'received', previousState: null, trackingId: letter.trackingId });
+      if (outcome.kind !== 'accepted') throw new Error(`expected acceptance, got ${outcome.kind}`);
+      return outcome.record;
+    };
+    const all = async (filter: Partial<MessageFilter> = {}, now = new Date()) => (await store.list({ limit: 500, ...filter }, now)).items;
+
+    it('takes a letter into custody: record, exact bytes, first history entry, outbox rows', async () => {
+      const body = new Uint8Array(Array.from({ length: 512 }, (_, i) => i % 256));
+      const letter = newLetter({ body, acceptedAt: new Date('2026-03-01T10:00:00.123Z') });
+      const record = await accepted(letter);
+      expect(record).to.deep.equal({
+        trackingId: letter.trackingId,
+        messageHeaderId: letter.messageHeaderId,
+        bundleIdentifier: letter.bundleIdentifier,
+        sender: 'RX1',
+        event: 'ITK003D',
+        destination: 'A81001',
+        state: 'received',
+        version: 1,
+        attempts: 0,
+        sequence: 1,
+        createdAt: letter.acceptedAt,
+        updatedAt: letter.acceptedAt,
+        nextDeadline: letter.deadlineAt,
+        deadlineAt: letter.deadlineAt,
+      });
+      expect(await store.get(letter.trackingId)).to.deep.equal(record);
+      expect(Buffer.from((await store.body(letter.trackingId)) ?? []).equals(Buffer.from(body))).to.equal(true);
+      expect(await store.history(letter.trackingId)).to.deep.equal([{ at: letter.acceptedAt, from: null, to: 'received', cause: 'accepted' }]);
+
+      const outbox = await store.outboxRows(letter.trackingId);
+      expect(outbox.map(({ kind, payload, availableAt, claimedUntil, attempts }) => ({ kind, payload, availableAt, claimedUntil, attempts }))).to.deep.equal([
+        { kind: 'dispatch', payload: { trackingId: letter.trackingId }, availableAt: letter.acceptedAt, claimedUntil: null, attempts: 0 },
+        {
+          kind: 'event',
+          payload: {
+            trackingId: letter.trackingId,
+            messageHeaderId: letter.messageHeaderId,
+            state: 'received',
+            previousState: null,
+            at: '2026-03-01T10:00:00.123Z',
+            reason: null,
+            destination: 'A81001',
+          },
+          availableAt: letter.acceptedAt,
+          claimedUntil: null,
+          attempts: 0,
+        },
+      ]);
+    });
+
+    it('keeps a 5 MiB body byte for byte', async () => {
+      const body = randomBytes(5 * 1024 * 1024);
+      const letter = newLetter({ body });
+      await accepted(letter);
+      expect(Buffer.from((await store.body(letter.trackingId)) ?? []).equals(body)).to.equal(true);
     });
 
     it('reports duplicates by MessageHeader.id and by sender + Bundle.identifier, comparing content', async () => {
       const first = newLetter();
-      await store.accept(first);
-      expect(await store.accept(newLetter({ messageHeaderId: first.messageHeaderId, contentHash: first.contentHash }))).to.deep.equal({
-        kind: 'duplicate', trackingId: first.trackingId, sameContent: true,
+      await accepted(first);
+      const byHeader = { messageHeaderId: first.messageHeaderId, bundleIdentifier: null };
+      expect(await store.accept(newLetter({ ...byHeader, contentHash: first.contentHash }))).to.deep.equal({
+        kind: 'duplicate',
+        trackingId: first.trackingId,
+        sameContent: true,
       });
-      expect(await store.accept(newLetter({ messageHeaderId: first.messageHeaderId }))).to.deep.equal({ kind: 'duplicate', trackingId: first.trackingId, sameContent: false });
-      expect(await store.accept(newLetter({ bundleIdentifier: first.bundleIdentifier, contentHash: first.contentHash }))).to.include({ kind: 'duplicate', sameContent: true });
-      expect((await store.accept(newLetter({ bundleIdentifier: first.bundleIdentifier, sender: 'RX2' }))).kind, 'other sender').to.equal('accepted');
-      expect((await store.accept(newLetter({ bundleIdentifier: null }))).kind).to.equal('accepted');
-      expect((await store.accept(newLetter({ bundleIdentifier: null }))).kind).to.equal('accepted');
-      expect(await rows('SELECT 1 FROM messages WHERE message_header_id = $1', [first.messageHeaderId])).to.have.length(1);
+      expect(await store.accept(newLetter(byHeader))).to.deep.equal({ kind: 'duplicate', trackingId: first.trackingId, sameContent: false });
+      const byBundle = { bundleIdentifier: first.bundleIdentifier };
+      expect(await store.accept(newLetter({ ...byBundle, contentHash: first.contentHash }))).to.deep.equal({
+        kind: 'duplicate',
+        trackingId: first.trackingId,
+        sameContent: true,
+      });
+      expect(await store.accept(newLetter(byBundle))).to.deep.equal({ kind: 'duplicate', trackingId: first.trackingId, sameContent: false });
+
+      const otherSender = await accepted(newLetter({ ...byBundle, sender: 'RX2' }));
+      await accepted(newLetter({ bundleIdentifier: null }));
+      await accepted(newLetter({ bundleIdentifier: null }));
+      expect(otherSender.sequence, 'duplicates took no sequence numbers').to.equal(2);
+      expect(await all()).to.have.length(4);
+      expect(await store.outboxRows()).to.have.length(8);
     });
 
-    it('holds one of ten identical letters sent at once and answers the rest as duplicates', async () => {
+    it('prefers the MessageHeader.id match when the two identities point at different letters', async () => {
+      const a = newLetter();
+      const b = newLetter();
+      await accepted(a);
+      await accepted(b);
+      const outcome = await store.accept(newLetter({ messageHeaderId: a.messageHeaderId, bundleIdentifier: b.bundleIdentifier }));
+      expect(outcome).to.deep.equal({ kind: 'duplicate', trackingId: a.trackingId, sameContent: false });
+    });
+
+    it('holds one of ten identical letters sent at once and answers the rest as duplicates of it', async () => {
       const template = newLetter();
       const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.accept({ ...template, trackingId: randomUUID() as TrackingId })));
-      expect(outcomes.filter((o) => o.kind === 'accepted')).to.have.length(1);
-      expect(outcomes.filter((o) => o.kind === 'duplicate' && o.sameContent)).to.have.length(9);
-      const next = await store.accept(newLetter());
-      expect(next.kind === 'accepted' && next.record.sequence, 'no gap left by the losers').to.equal(2);
+      const winners = outcomes.filter((o) => o.kind === 'accepted');
+      expect(winners).to.have.length(1);
+      const winner = winners[0]?.record.trackingId;
+      expect(outcomes.filter((o) => o.kind === 'duplicate' && o.sameContent && o.trackingId === winner)).to.have.length(9);
+      expect((await accepted(newLetter())).sequence, 'the losers left no gap').to.equal(2);
+      expect(await store.outboxRows()).to.have.length(4);
     });
 
-    it('numbers each practice 1..n without gaps under concurrent acceptance', async () => {
+    it('holds one of ten letters racing with one sender + Bundle.identifier', async () => {
+      const template = newLetter();
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, () => store.accept({ ...template, trackingId: randomUUID() as TrackingId, messageHeaderId: randomUUID() as MessageHeaderId })),
+      );
+      expect(outcomes.filter((o) => o.kind === 'accepted')).to.have.length(1);
+      expect(outcomes.filter((o) => o.kind === 'duplicate' && o.sameContent)).to.have.length(9);
+    });
+
+    it('numbers each practice 1..n without gaps under 50 concurrent acceptances', async () => {
       const practices = ['A81001', 'A81002', 'B82005'] as OdsCode[];
-      await Promise.all(Array.from({ length: 51 }, (_, i) => store.accept(newLetter({ destination: practices[i % 3] as OdsCode }))));
-      for (const ods of practices) {
-        const seqs = (await rows('SELECT sequence FROM messages WHERE destination = $1 ORDER BY sequence', [ods])).map((r) => Number((r as { sequence: unknown }).sequence));
-        expect(seqs).to.deep.equal(Array.from({ length: 17 }, (_, i) => i + 1));
+      const letters = Array.from({ length: 50 }, (_, i) => newLetter({ destination: practices[i % 3] as OdsCode }));
+      const outcomes = await Promise.all(letters.map((l) => store.accept(l)));
+      expect(outcomes.every((o) => o.kind === 'accepted')).to.equal(true);
+      for (const [i, ods] of practices.entries()) {
+        const sequences = (await all({ destination: ods })).map((m) => m.sequence).sort((x, y) => x - y);
+        const expected = letters.filter((_, j) => j % 3 === i).length;
+        expect(sequences, ods).to.deep.equal(Array.from({ length: expected }, (_, k) => k + 1));
       }
     });
 
-    it('stores nothing of a letter whose transaction fails', async () => {
-      const bad = newLetter({ event: null as unknown as string }); // violates NOT NULL after the sequence step
-      const error = await store.accept(bad).then(() => undefined, (e: unknown) => e);
-      expect(error).to.be.instanceOf(Error);
-      expect(await store.get(bad.trackingId)).to.equal(undefined);
-      expect(await rows('SELECT * FROM outbox')).to.deep.equal([]);
-      expect(await rows('SELECT * FROM message_history')).to.deep.equal([]);
-      const ok = await store.accept(newLetter());
-      expect(ok.kind === 'accepted' && ok.record.sequence, 'the failed letter left no gap').to.equal(1);
-    });
-
-    it('lists oldest first with filters, overdue, and keyset pages', async () => {
-      const t0 = Date.parse('2026-01-01T00:00:00Z');
-      const letters = Array.from({ length: 7 }, (_, i) =>
-        newLetter({ acceptedAt: new Date(t0 + i * 1000), deadlineAt: new Date(t0 + i * 1000 + (i < 2 ? 10 : 1e9)), destination: (i % 2 === 0 ? 'A81001' : 'A81002') as OdsCode }),
+    it('stores nothing of a letter whose transaction fails after the sequence step, and leaves no gap', async () => {
+      const bad = newLetter({ event: null as unknown as string }); // violates NOT NULL on the letter row
+      const error: unknown = await store.accept(bad).then(
+        () => undefined,
+        (e: unknown) => e,
       );
-      for (const l of [...letters].reverse()) await store.accept(l);
-      const all = await store.list({ limit: 100 }, new Date(t0 + 60_000));
-      expect(all.items.map((m) => m.trackingId)).to.deep.equal(letters.map((l) => l.trackingId));
-      expect(all.nextCursor).to.equal(null);
-      const seen: string[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: Awaited<ReturnType<MessageStore['list']>> = await store.list({ limit: 3, ...(cursor === null ? {} : { cursor }) }, new Date());
-        expect(page.items.length).to.be.at.most(3);
-        seen.push(...page.items.map((m) => m.trackingId));
-        cursor = page.nextCursor;
-      } while (cursor !== null);
-      expect(seen).to.deep.equal(letters.map((l) => l.trackingId));
-      expect((await store.list({ limit: 100, destination: 'A81002' as OdsCode }, new Date())).items).to.have.length(3);
-      expect((await store.list({ limit: 100, state: 'filed' }, new Date())).items).to.have.length(0);
-      expect((await store.list({ limit: 100, since: new Date(t0 + 5000) }, new Date())).items).to.have.length(2);
-      const overdue = await store.list({ limit: 100, overdue: true }, new Date(t0 + 60_000));
-      expect(overdue.items.map((m) => m.trackingId)).to.deep.equal(letters.slice(0, 2).map((l) => l.trackingId));
+      expect(error).to.be.instanceOf(Error);
+      expect(error).not.to.be.instanceOf(StoreUnavailableError);
+      await expectNothingStored(bad);
+      expect((await accepted(newLetter())).sequence).to.equal(1);
     });
 
-    it('answers ping and returns undefined for unknown letters', async () => {
+    it('stores nothing of a letter whose last write (the event outbox row) fails', async () => {
+      await sql.query(`CREATE FUNCTION courier_test_fail_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.kind = 'event' AND NEW.payload->>'messageHeaderId' LIKE 'fail-%' THEN RAISE EXCEPTION 'injected failure'; END IF;
+          RETURN NEW;
+        END $$`);
+      await sql.query('CREATE TRIGGER courier_test_fail_event BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION courier_test_fail_event()');
+      try {
+        const bad = newLetter({ messageHeaderId: `fail-${randomUUID()}` as MessageHeaderId });
+        const error: unknown = await store.accept(bad).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(Error).with.property('message', 'injected failure');
+        await expectNothingStored(bad);
+        expect((await accepted(newLetter())).sequence).to.equal(1);
+      } finally {
+        await sql.query('DROP TRIGGER courier_test_fail_event ON outbox');
+        await sql.query('DROP FUNCTION courier_test_fail_event()');
+      }
+    });
+
+    async function expectNothingStored(letter: NewLetter): Promise<void> {
+      expect(await store.get(letter.trackingId)).to.equal(undefined);
+      expect(await store.body(letter.trackingId)).to.equal(undefined);
+      expect(await store.history(letter.trackingId)).to.deep.equal([]);
+      expect(await store.outboxRows()).to.deep.equal([]);
+      expect((await sql.query('SELECT * FROM practice_sequences')).rows).to.deep.equal([]);
+    }
+
+    it('lists oldest first (createdAt, then trackingId) with filters, overdue and keyset pages', async () => {
+      const t0 = Date.parse('2026-01-01T00:00:00Z');
+      const at = (i: number) => new Date(t0 + Math.floor(i / 2) * 1000); // pairs share an instant
+      const letters = Array.from({ length: 9 }, (_, i) =>
+        newLetter({
+          acceptedAt: at(i),
+          deadlineAt: new Date(at(i).getTime() + (i < 3 ? 10 : HOUR)),
+          destination: (i % 2 === 0 ? 'A81001' : 'A81002') as OdsCode,
+        }),
+      );
+      for (const letter of [...letters].reverse()) await accepted(letter);
+      const expected = [...letters].sort((x, y) => x.acceptedAt.getTime() - y.acceptedAt.getTime() || (x.trackingId < y.trackingId ? -1 : 1));
+      const ids = (records: readonly MessageRecord[]) => records.map((m) => m.trackingId);
+
+      const first = await store.list({ limit: 500 }, new Date());
+      expect(ids(first.items)).to.deep.equal(expected.map((l) => l.trackingId));
+      expect(first.nextCursor).to.equal(null);
+
+      for (const limit of [1, 2, 4, 9]) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const page: Awaited<ReturnType<SqlMessageStore['list']>> = await store.list({ limit, ...(cursor === null ? {} : { cursor }) }, new Date());
+          expect(page.items.length).to.be.at.most(limit);
+          seen.push(...ids(page.items));
+          cursor = page.nextCursor;
+          pages++;
+        } while (cursor !== null);
+        expect(seen, `limit ${limit}`).to.deep.equal(expected.map((l) => l.trackingId));
+        expect(pages, `limit ${limit}`).to.equal(Math.ceil(9 / limit));
+      }
+
+      const a81002 = expected.filter((l) => l.destination === 'A81002').map((l) => l.trackingId);
+      expect(ids(await all({ destination: 'A81002' as OdsCode }))).to.deep.equal(a81002);
+      const page1 = await store.list({ limit: 2, destination: 'A81002' as OdsCode }, new Date());
+      const page2 = await store.list({ limit: 2, destination: 'A81002' as OdsCode, cursor: page1.nextCursor ?? '' }, new Date());
+      expect([...ids(page1.items), ...ids(page2.items)]).to.deep.equal(a81002);
+      expect(await all({ state: 'received' })).to.have.length(9);
+      expect(await all({ state: 'escalated' })).to.have.length(0);
+      expect(ids(await all({ since: new Date(t0 + 3000) }))).to.deep.equal(expected.slice(6).map((l) => l.trackingId));
+      const overdue = await all({ overdue: true }, new Date(t0 + 60_000));
+      expect(ids(overdue)).to.deep.equal(expected.filter((l) => l.deadlineAt.getTime() < t0 + 60_000).map((l) => l.trackingId));
+      expect(overdue).to.have.length(3);
+      expect(await all({ overdue: true, destination: 'A81002' as OdsCode }, new Date(t0 + 60_000))).to.have.length(1);
+    });
+
+    it('refuses a cursor it did not make', async () => {
+      for (const cursor of ['nonsense', Buffer.from('["x","y"]').toString('base64url'), '']) {
+        const error: unknown = await store.list({ limit: 10, cursor }, new Date()).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, cursor).to.be.instanceOf(MalformedRequestError);
+      }
+    });
+
+    it('answers ping, and undefined or empty for unknown letters', async () => {
       await store.ping();
       const unknown = randomUUID() as TrackingId;
       expect(await store.get(unknown)).to.equal(undefined);
       expect(await store.body(unknown)).to.equal(undefined);
       expect(await store.history(unknown)).to.deep.equal([]);
+    });
+
+    it('answers StoreUnavailableError once closed, and closes idempotently', async () => {
+      await store.close();
+      await store.close();
+      for (const call of [() => store.ping(), () => store.accept(newLetter()), () => store.get(randomUUID() as TrackingId)]) {
+        const error: unknown = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(StoreUnavailableError);
+      }
     });
   });
 }

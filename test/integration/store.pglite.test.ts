@@ -1,15 +1,53 @@
-import { openPgliteClient } from '../../src/adapters/store/pglite-client.js';
+import { expect } from 'chai';
 import { migrate } from '../../src/adapters/store/migrations.js';
+import { openMemoryStore } from '../../src/adapters/store/open-store.js';
+import { openPgliteClient } from '../../src/adapters/store/pglite-client.js';
+import type { SqlClient } from '../../src/adapters/store/sql-client.js';
 import { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
-import { storeContract } from './store-contract.js';
+import { newLetter, storeContract } from './store-contract.js';
 
-storeContract('PGlite (embedded)', async () => {
-  const client = await openPgliteClient(undefined);
-  await migrate(client);
-  const store = new SqlMessageStore(client);
-  return {
-    store,
-    rows: async (sql, params) => (await client.query(sql, params)).rows,
-    cleanup: () => store.close(),
-  };
+/**
+ * One in-memory database for the suite (creating one takes seconds), emptied
+ * before each test; a test that closes its store makes the next one open anew.
+ */
+describe('PGlite store', function () {
+  let shared: SqlClient | undefined;
+  after(() => shared?.close());
+
+  storeContract('PGlite (embedded, in memory)', async () => {
+    if (shared === undefined) {
+      shared = await openPgliteClient(undefined);
+      await migrate(shared);
+    }
+    const client = shared;
+    await client.query('TRUNCATE messages, message_history, practice_sequences, outbox, ack_log RESTART IDENTITY');
+    const store = new SqlMessageStore(client, () => {
+      shared = undefined;
+    });
+    return { store, sql: client, cleanup: () => Promise.resolve() };
+  });
+});
+
+describe('PGlite store opening', function () {
+  it('opens a migrated in-memory store for tests', async () => {
+    const store = await openMemoryStore();
+    try {
+      const outcome = await store.accept(newLetter());
+      expect(outcome.kind).to.equal('accepted');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migrates idempotently', async () => {
+    const client = await openPgliteClient(undefined);
+    try {
+      await migrate(client);
+      await migrate(client);
+      const { rows } = await client.query('SELECT version FROM schema_migrations');
+      expect(rows).to.deep.equal([{ version: 1 }]);
+    } finally {
+      await client.close();
+    }
+  });
 });

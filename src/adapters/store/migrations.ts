@@ -1,57 +1,70 @@
+import { CourierError } from '../../app/errors.js';
+import { MESSAGE_STATES } from '../../domain/message-state.js';
 import type { SqlClient } from './sql-client.js';
+
+const STATES = MESSAGE_STATES.map((s) => `'${s}'`).join(', ');
 
 /**
  * Ordered schema migrations, shared by PostgreSQL and PGlite. Append only:
- * a migration that has shipped is never edited. Each runs in a transaction
- * under an advisory lock, so instances starting together against one
- * database do not race.
+ * a migration that has shipped is never edited; a change is a new version.
+ * Every timestamp is timestamptz. Statements are separated by `;` at the end
+ * of a line (and hold no `;` elsewhere).
  */
-const MIGRATIONS: readonly { version: number; sql: string }[] = [
+export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
   {
     version: 1,
+    name: 'letters, history, sequences, outbox, ack log',
     sql: `
 CREATE TABLE messages (
   tracking_id        uuid PRIMARY KEY,
-  message_header_id  text NOT NULL UNIQUE,
+  message_header_id  text NOT NULL,
   sender             text NOT NULL,
   bundle_identifier  text,
   content_hash       text NOT NULL,
   event_code         text NOT NULL,
   destination        text NOT NULL,
-  state              text NOT NULL,
-  version            integer NOT NULL DEFAULT 1,
-  attempts           integer NOT NULL DEFAULT 0,
-  sequence           bigint NOT NULL,
+  state              text NOT NULL CHECK (state IN (${STATES})),
+  version            integer NOT NULL CHECK (version >= 1),
+  attempts           integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  sequence           bigint NOT NULL CHECK (sequence >= 1),
   body               bytea NOT NULL,
   created_at         timestamptz NOT NULL,
   updated_at         timestamptz NOT NULL,
   next_deadline      timestamptz,
   deadline_at        timestamptz NOT NULL,
-  UNIQUE (destination, sequence)
+  CONSTRAINT messages_message_header_id_key UNIQUE (message_header_id),
+  CONSTRAINT messages_destination_sequence_key UNIQUE (destination, sequence)
 );
-CREATE UNIQUE INDEX messages_sender_bundle_identifier ON messages (sender, bundle_identifier) WHERE bundle_identifier IS NOT NULL;
-CREATE INDEX messages_list ON messages (created_at, tracking_id);
-CREATE INDEX messages_state_list ON messages (state, created_at, tracking_id);
-CREATE INDEX messages_destination_list ON messages (destination, created_at, tracking_id);
-CREATE INDEX messages_due ON messages (next_deadline) WHERE next_deadline IS NOT NULL;
+-- Duplicate detection by sender + Bundle.identifier (DESIGN §2 step 5).
+CREATE UNIQUE INDEX messages_sender_bundle_identifier_key ON messages (sender, bundle_identifier) WHERE bundle_identifier IS NOT NULL;
+-- Keyset paging, oldest first, unfiltered / by state (e.g. the escalated work list) / by practice.
+CREATE INDEX messages_created_idx ON messages (created_at, tracking_id);
+CREATE INDEX messages_state_created_idx ON messages (state, created_at, tracking_id);
+CREATE INDEX messages_destination_created_idx ON messages (destination, created_at, tracking_id);
+-- Deadline sweeps and ?overdue=true: only letters that still have a deadline.
+CREATE INDEX messages_next_deadline_idx ON messages (next_deadline) WHERE next_deadline IS NOT NULL;
 
+-- Append-only: the whole history of every letter is kept.
 CREATE TABLE message_history (
   id          bigserial PRIMARY KEY,
   tracking_id uuid NOT NULL REFERENCES messages (tracking_id),
   at          timestamptz NOT NULL,
-  from_state  text,
-  to_state    text NOT NULL,
+  from_state  text CHECK (from_state IN (${STATES})),
+  to_state    text NOT NULL CHECK (to_state IN (${STATES})),
   cause       text
 );
-CREATE INDEX message_history_by_message ON message_history (tracking_id, at, id);
+CREATE INDEX message_history_tracking_idx ON message_history (tracking_id, at, id);
 
+-- Per-practice sequence counters. The row lock taken by the increment
+-- serialises acceptances for one practice; a rollback gives the number back.
 CREATE TABLE practice_sequences (
   ods           text PRIMARY KEY,
-  last_sequence bigint NOT NULL
+  last_sequence bigint NOT NULL CHECK (last_sequence >= 1)
 );
 
 -- Work for the relay: 'dispatch' publishes a letter, 'event' a status event.
--- Rows are claimed with FOR UPDATE SKIP LOCKED and deleted once the broker confirmed.
+-- A relay claims ready rows (available_at <= now, claim expired or none) in id
+-- order with FOR UPDATE SKIP LOCKED and deletes them once the broker confirmed.
 CREATE TABLE outbox (
   id            bigserial PRIMARY KEY,
   tracking_id   uuid NOT NULL REFERENCES messages (tracking_id),
@@ -59,46 +72,67 @@ CREATE TABLE outbox (
   payload       jsonb NOT NULL,
   available_at  timestamptz NOT NULL,
   claimed_until timestamptz,
-  attempts      integer NOT NULL DEFAULT 0,
+  attempts      integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
   created_at    timestamptz NOT NULL
 );
-CREATE INDEX outbox_ready ON outbox (available_at, id);
+CREATE INDEX outbox_available_idx ON outbox (available_at, id);
+CREATE INDEX outbox_tracking_idx ON outbox (tracking_id);
 
--- Every acknowledgement received, applied or not: the evidence trail.
+-- Every acknowledgement received, whether it changed anything or not: the evidence trail.
 CREATE TABLE ack_log (
   id                bigserial PRIMARY KEY,
   tracking_id       uuid REFERENCES messages (tracking_id),
   message_header_id text NOT NULL,
   responds_to       text NOT NULL,
   practice          text,
-  code              text NOT NULL,
+  code              text NOT NULL CHECK (code IN ('ok', 'transient-error', 'fatal-error')),
   itk_codes         text[] NOT NULL DEFAULT '{}',
   outcome           text NOT NULL,
   received_at       timestamptz NOT NULL
 );
-CREATE INDEX ack_log_by_message ON ack_log (tracking_id, received_at);
+CREATE INDEX ack_log_tracking_idx ON ack_log (tracking_id, received_at, id);
+CREATE INDEX ack_log_responds_to_idx ON ack_log (responds_to);
 `,
   },
 ];
 
-/** Arbitrary constant naming Courier's migration lock among advisory locks. */
+/** Constant naming Courier's migration lock among the database's advisory locks. */
 const MIGRATION_LOCK = 741_852_963;
 
+/**
+ * Brings the schema up to date in one transaction. The transaction-scoped
+ * advisory lock makes instances starting together against one PostgreSQL
+ * take turns: the second sees the first's versions and applies nothing.
+ * A database migrated by a newer Courier is refused rather than guessed at.
+ */
 export async function migrate(client: SqlClient): Promise<void> {
   await client.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    await tx.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const { rows } = await tx.query('SELECT version FROM schema_migrations');
-    const applied = new Set(rows.map((r) => Number((r as { version: unknown }).version)));
+    const applied = new Set(rows.map((r) => versionOf(r)));
+    const known = Math.max(...MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new CourierError('internal', `The database schema is at version ${newest}, newer than this Courier knows (${known}); upgrade Courier`);
+    }
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       for (const statement of splitStatements(migration.sql)) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
     }
   });
 }
 
-/** Parameterised query APIs take one statement at a time; migrations hold no `;` inside literals. */
+function versionOf(row: unknown): number {
+  const value = typeof row === 'object' && row !== null && 'version' in row ? row.version : undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError('schema_migrations.version is not an integer');
+  return value;
+}
+
+/** Parameterised queries take one statement at a time, so a migration is split at line-final `;`. */
 function splitStatements(sql: string): string[] {
   return sql
     .split(/;\s*$/m)

@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { MessageStore } from '../../app/ports.js';
+import { resolve } from 'node:path';
+import type { Logger } from '../../platform/logger.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { ensureEmbeddedDataDir } from './embedded-data-dir.js';
 import { migrate } from './migrations.js';
 import { openPgClient } from './pg-client.js';
 import { openPgliteClient } from './pglite-client.js';
@@ -11,59 +11,59 @@ import { SqlMessageStore } from './sql-message-store.js';
 export interface StoreOptions {
   /** postgres://… : use PostgreSQL. Unset: embedded PGlite under `dataDir`. */
   readonly databaseUrl?: string | undefined;
+  /** COURIER_DATA_DIR: holds `courier.lock` and `pgdata/` for the embedded store. */
   readonly dataDir: string;
-  /** PostgreSQL schema to work in (tests use one per file). */
-  readonly schema?: string;
-  readonly onIdleError?: (error: Error) => void;
-}
-
-/** Opens the store DESIGN §7 asks for, with migrations applied. */
-export async function openStore(options: StoreOptions): Promise<MessageStore> {
-  if (options.databaseUrl !== undefined) {
-    const client = await openPgClient({
-      url: options.databaseUrl,
-      ...(options.schema === undefined ? {} : { schema: options.schema }),
-      ...(options.onIdleError === undefined ? {} : { onIdleError: options.onIdleError }),
-    });
-    return withMigrations(client);
-  }
-  return openEmbeddedStore(options.dataDir);
-}
-
-/** An in-memory PGlite store: for tests and benchmarks only (nothing survives close). */
-export async function openMemoryStore(): Promise<MessageStore> {
-  return withMigrations(await openPgliteClient(undefined));
+  /** PostgreSQL schema to work in, created if missing (default: the server's search_path). */
+  readonly schema?: string | undefined;
+  /** PostgreSQL pool size (default 10). */
+  readonly poolSize?: number | undefined;
+  readonly logger?: Logger | undefined;
 }
 
 /**
- * Embedded PGlite in `<dataDir>/pgdata`, under the data directory lock. A new
- * database is made in `pgdata.creating-<pid>` and renamed into place only once
- * initialised and migrated, so a kill during first start leaves debris that
- * the next start removes, never a directory that will not open.
+ * Opens the store DESIGN §7 asks for, with migrations applied: PostgreSQL when
+ * `databaseUrl` is set, else PGlite in `<dataDir>/pgdata` under the data
+ * directory lock. Rejects with `StoreLockedError` when another live process
+ * holds the directory and `StoreUnavailableError` when PostgreSQL cannot be
+ * reached. Closing the store releases the lock.
  */
-async function openEmbeddedStore(dataDir: string): Promise<MessageStore> {
-  const root = resolve(dataDir);
-  const lock = lockDataDir(root);
+export async function openStore(options: StoreOptions): Promise<SqlMessageStore> {
+  const logger = options.logger?.child({ component: 'store' });
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    const client = await openPgClient({ url: options.databaseUrl, schema: options.schema, max: options.poolSize, logger });
+    return withMigrations(client);
+  }
+  return openEmbeddedStore(resolve(options.dataDir), logger);
+}
+
+/** An in-memory PGlite store, migrated: for tests and benchmarks only (nothing survives close). */
+export async function openMemoryStore(): Promise<SqlMessageStore> {
+  return withMigrations(await openPgliteClient(undefined));
+}
+
+async function openEmbeddedStore(dataDir: string, logger: Logger | undefined): Promise<SqlMessageStore> {
+  const lock = await lockDataDir(dataDir, { logger });
   try {
-    const final = join(root, 'pgdata');
-    for (const name of readdirSync(root)) {
-      if (name.startsWith('pgdata.creating-')) rmSync(join(root, name), { recursive: true, force: true });
-    }
-    if (!existsSync(final)) {
-      const creating = join(root, `pgdata.creating-${process.pid}`);
-      const fresh = await openPgliteClient(creating);
-      await migrate(fresh);
-      await fresh.close();
-      renameSync(creating, final);
-    }
-    return await withMigrations(await openPgliteClient(final), () => lock.release());
+    const pgdata = await ensureEmbeddedDataDir(
+      dataDir,
+      async (directory) => {
+        const fresh = await openPgliteClient(directory);
+        try {
+          await migrate(fresh);
+        } finally {
+          await fresh.close();
+        }
+      },
+      logger,
+    );
+    return await withMigrations(await openPgliteClient(pgdata), () => lock.release());
   } catch (error) {
     lock.release();
     throw error;
   }
 }
 
-async function withMigrations(client: SqlClient, afterClose?: () => void): Promise<MessageStore> {
+async function withMigrations(client: SqlClient, afterClose?: () => void): Promise<SqlMessageStore> {
   try {
     await migrate(client);
   } catch (error) {

@@ -1,64 +1,119 @@
 import pg from 'pg';
 import { StoreUnavailableError } from '../../app/errors.js';
-import type { SqlClient, SqlExecutor } from './sql-client.js';
+import type { Logger } from '../../platform/logger.js';
+import { sqlState, type SqlClient, type SqlExecutor } from './sql-client.js';
 
-/** Connection-level failures that mean "the database is not there right now" (503, resend). */
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+export interface PgClientOptions {
+  /** postgres://… connection URL. */
+  readonly url: string;
+  /**
+   * Work in this schema (created if missing) instead of `public`: every pooled
+   * connection starts with `search_path` set to it. Tests use one per file.
+   */
+  readonly schema?: string | undefined;
+  /** Pool size; default 10. */
+  readonly max?: number | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+/** Node socket errors that mean "the database is not reachable right now". */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
+/**
+ * SQLSTATEs of the same meaning: admin/crash shutdown, cannot connect now,
+ * too many connections (class 08, connection exceptions, is matched as a class).
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** pg and pg-pool raise these without a code; matching their text is the only way to recognise them. */
+const LOST_CONNECTION = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/;
+
+/** Advisory lock key serialising `CREATE SCHEMA` among instances starting together. */
+const SCHEMA_LOCK = 741_852_962;
 
 /**
- * PostgreSQL through a pg pool. With `schema`, every connection works in that
- * schema (created if missing): tests use one schema per file.
+ * PostgreSQL through a pg pool. Connection failures become
+ * `StoreUnavailableError` (503, "resend"); every other error passes through.
+ * Neither an idle pooled connection nor a checked-out one that loses its
+ * server can crash the process: both `error` events are handled and logged.
  */
-export async function openPgClient(options: { url: string; schema?: string; max?: number; onIdleError?: (error: Error) => void }): Promise<SqlClient> {
+export async function openPgClient(options: PgClientOptions): Promise<SqlClient> {
   const schema = options.schema;
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error('schema must be a lower-case SQL identifier');
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new TypeError('schema must be a lower-case SQL identifier');
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'courier',
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   });
-  // An idle client losing its connection emits here; without a listener it would crash the process.
-  pool.on('error', (error) => options.onIdleError?.(error));
-  const run = async (executor: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+  const logConnectionError = (error: Error): void => {
+    options.logger?.warn('PostgreSQL connection lost', { component: 'store', errorName: error.name, errorCode: sqlState(error) ?? 'none' });
+  };
+  pool.on('error', logConnectionError);
+
+  let closing: Promise<void> | undefined;
+  const execute = async (executor: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+    if (closing !== undefined) throw new StoreUnavailableError(new Error('the store was closed'));
     try {
-      const result = await executor.query(sql, params as unknown[] | undefined);
+      const result = await executor.query<Record<string, unknown>>(sql, params === undefined ? undefined : [...params]);
       return { rows: result.rows as unknown[] };
     } catch (error) {
-      throw mapError(error);
+      throw asUnavailable(error);
     }
   };
-  if (schema !== undefined) await run(pool, `CREATE SCHEMA IF NOT EXISTS ${schema}`);
-  return {
-    query: (sql, params) => run(pool, sql, params),
+
+  const client: SqlClient = {
+    query: (sql, params) => execute(pool, sql, params),
     async transaction(fn) {
-      let client: pg.PoolClient;
+      if (closing !== undefined) throw new StoreUnavailableError(new Error('the store was closed'));
+      let connection: pg.PoolClient;
       try {
-        client = await pool.connect();
+        connection = await pool.connect();
       } catch (error) {
-        throw mapError(error);
+        throw asUnavailable(error);
       }
-      const tx: SqlExecutor = { query: (sql, params) => run(client, sql, params) };
+      connection.on('error', logConnectionError);
+      let broken: Error | undefined;
       try {
+        const tx: SqlExecutor = { query: (sql, params) => execute(connection, sql, params) };
         await tx.query('BEGIN');
         const result = await fn(tx);
         await tx.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined); // the connection may be gone; the error below says why
+        try {
+          await connection.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError instanceof Error ? rollbackError : new Error('ROLLBACK failed');
+        }
         throw error;
       } finally {
-        client.release();
+        connection.removeListener('error', logConnectionError);
+        connection.release(broken); // a connection that could not roll back is destroyed, never reused
       }
     },
-    close: () => pool.end(),
+    close: () => (closing ??= pool.end()),
   };
+
+  try {
+    if (schema !== undefined) {
+      await client.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+        await tx.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      });
+    }
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return client;
 }
 
-function mapError(error: unknown): unknown {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  if (UNAVAILABLE.has(code) || (error instanceof Error && /timeout exceeded when trying to connect|Connection terminated/i.test(error.message))) {
-    return new StoreUnavailableError(error);
-  }
+function asUnavailable(error: unknown): unknown {
+  if (error instanceof StoreUnavailableError) return error;
+  const code = sqlState(error) ?? '';
+  const lost = NETWORK_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_STATES.has(code);
+  if (lost || (error instanceof Error && LOST_CONNECTION.test(error.message))) return new StoreUnavailableError(error);
   return error;
 }

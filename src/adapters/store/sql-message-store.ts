@@ -1,28 +1,36 @@
 import type { AcceptOutcome, HistoryEntry, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
+import { MalformedRequestError } from '../../app/errors.js';
 import type { TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
-import { MalformedRequestError } from '../../app/errors.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { enqueue, outboxRows, type OutboxRow } from './outbox.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toHistoryEntry, toMessageRecord } from './rows.js';
 import { UNIQUE_VIOLATION, sqlState, type SqlClient, type SqlExecutor } from './sql-client.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
 
 /**
- * MessageStore over one SQL dialect (PostgreSQL and PGlite). See the contract
- * on MessageStore in app/ports.ts; test/integration/store-contract.ts checks it.
+ * MessageStore over one SQL dialect (PostgreSQL and PGlite). The contract is
+ * the comment on MessageStore in app/ports.ts; test/integration/store-contract.ts
+ * checks it against both engines.
  */
 export class SqlMessageStore implements MessageStore {
+  #closing: Promise<void> | undefined;
+
   constructor(
     private readonly db: SqlClient,
-    /** Runs after the database is closed, e.g. to release the data directory lock. */
+    /** Runs once the database is closed, e.g. to release the data directory lock. */
     private readonly afterClose: () => void = () => undefined,
   ) {}
 
+  /**
+   * One transaction: duplicate check, sequence, letter, history, outbox. Two
+   * copies of one letter racing past the duplicate check meet at a unique
+   * index; the loser rolls back (its sequence number with it) and is answered
+   * as the duplicate it is.
+   */
   async accept(letter: NewLetter): Promise<AcceptOutcome> {
     try {
-      return await this.db.transaction(async (tx) => (await findDuplicate(tx, letter)) ?? insertLetter(tx, letter));
+      return await this.db.transaction(async (tx) => (await findDuplicate(tx, letter)) ?? (await insertLetter(tx, letter)));
     } catch (error) {
-      // Two copies raced past the duplicate check; the loser's transaction rolled
-      // back (its sequence number with it) and it is answered as the duplicate it is.
       if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
       const duplicate = await findDuplicate(this.db, letter);
       if (duplicate === undefined) throw error;
@@ -48,10 +56,12 @@ export class SqlMessageStore implements MessageStore {
     return rows[0] === undefined ? undefined : bytes(asRow(rows[0]), 'body');
   }
 
+  /** Keyset paging on (created_at, tracking_id), which the list indexes cover. */
   async list(filter: MessageFilter, now: Date): Promise<MessagePage> {
+    if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 500) throw new RangeError('limit must be an integer 1..500');
     const where: string[] = [];
     const params: unknown[] = [];
-    const add = (clause: (n: string) => string, value: unknown) => {
+    const add = (clause: (placeholder: string) => string, value: unknown) => {
       params.push(value);
       where.push(clause(`$${params.length}`));
     };
@@ -59,10 +69,10 @@ export class SqlMessageStore implements MessageStore {
     if (filter.destination !== undefined) add((p) => `destination = ${p}`, filter.destination);
     if (filter.since !== undefined) add((p) => `created_at >= ${p}`, filter.since);
     if (filter.overdue === true) add((p) => `next_deadline < ${p}`, now);
-    const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-    if (filter.cursor !== undefined && cursor === undefined) throw new MalformedRequestError('The paging cursor is not valid');
-    if (cursor !== undefined) {
-      params.push(cursor.createdAt, cursor.trackingId);
+    if (filter.cursor !== undefined) {
+      const after = decodeCursor(filter.cursor);
+      if (after === undefined) throw new MalformedRequestError('The paging cursor is not valid');
+      params.push(after.createdAt, after.trackingId);
       where.push(`(created_at, tracking_id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     params.push(filter.limit + 1);
@@ -70,7 +80,7 @@ export class SqlMessageStore implements MessageStore {
       ORDER BY created_at, tracking_id LIMIT $${params.length}`;
     const records = (await this.db.query(sql, params)).rows.map(toMessageRecord);
     const items = records.slice(0, filter.limit);
-    const last = items[items.length - 1];
+    const last = items.at(-1);
     return { items, nextCursor: records.length > filter.limit && last !== undefined ? encodeCursor(last) : null };
   }
 
@@ -78,17 +88,24 @@ export class SqlMessageStore implements MessageStore {
     await this.db.query('SELECT 1');
   }
 
-  async close(): Promise<void> {
-    await this.db.close();
-    this.afterClose();
+  /** Idempotent; releases the data directory lock (embedded store) even when closing fails. */
+  close(): Promise<void> {
+    this.#closing ??= this.db.close().finally(() => this.afterClose());
+    return this.#closing;
+  }
+
+  /** The outbox rows of one letter or of all, oldest first: for debugging and tests, not part of the port. */
+  outboxRows(trackingId?: TrackingId): Promise<OutboxRow[]> {
+    return outboxRows(this.db, trackingId);
   }
 }
 
+/** The held letter with this `MessageHeader.id` (preferred) or this sender + `Bundle.identifier`. */
 async function findDuplicate(db: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome | undefined> {
   const { rows } = await db.query(
     `SELECT tracking_id, content_hash FROM messages
-      WHERE message_header_id = $1 OR (bundle_identifier IS NOT NULL AND sender = $2 AND bundle_identifier = $3)
-      ORDER BY created_at LIMIT 1`,
+      WHERE message_header_id = $1 OR (sender = $2 AND bundle_identifier = $3)
+      ORDER BY (message_header_id = $1) DESC, created_at LIMIT 1`,
     [letter.messageHeaderId, letter.sender, letter.bundleIdentifier],
   );
   if (rows[0] === undefined) return undefined;
@@ -96,31 +113,51 @@ async function findDuplicate(db: SqlExecutor, letter: NewLetter): Promise<Accept
   return { kind: 'duplicate', trackingId: text(row, 'tracking_id') as TrackingId, sameContent: text(row, 'content_hash') === letter.contentHash };
 }
 
-/** The custody transaction's writes: sequence, letter, first history entry, dispatch and event outbox rows. */
+/**
+ * The custody writes. The sequence comes from an upsert whose row lock
+ * serialises one practice's acceptances until commit; a rollback returns the
+ * number, so sequences stay gap-free across failures and instances.
+ */
 async function insertLetter(tx: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome> {
-  const seq = await tx.query(
+  const counter = await tx.query(
     `INSERT INTO practice_sequences (ods, last_sequence) VALUES ($1, 1)
      ON CONFLICT (ods) DO UPDATE SET last_sequence = practice_sequences.last_sequence + 1
      RETURNING last_sequence`,
     [letter.destination],
   );
-  const sequence = int(asRow(seq.rows[0]), 'last_sequence');
+  const sequence = int(asRow(counter.rows[0]), 'last_sequence');
   const inserted = await tx.query(
     `INSERT INTO messages (tracking_id, message_header_id, sender, bundle_identifier, content_hash, event_code, destination,
        state, version, attempts, sequence, body, created_at, updated_at, next_deadline, deadline_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', 1, 0, $8, $9, $10, $10, $11, $11)
      RETURNING ${MESSAGE_COLUMNS}`,
-    [letter.trackingId, letter.messageHeaderId, letter.sender, letter.bundleIdentifier, letter.contentHash, letter.event,
-      letter.destination, sequence, letter.body, letter.acceptedAt, letter.deadlineAt],
+    [
+      letter.trackingId,
+      letter.messageHeaderId,
+      letter.sender,
+      letter.bundleIdentifier,
+      letter.contentHash,
+      letter.event,
+      letter.destination,
+      sequence,
+      letter.body,
+      letter.acceptedAt,
+      letter.deadlineAt,
+    ],
   );
-  await tx.query(`INSERT INTO message_history (tracking_id, at, from_state, to_state, cause) VALUES ($1, $2, NULL, 'received', 'accepted')`, [
-    letter.trackingId,
-    letter.acceptedAt,
-  ]);
-  const event = statusEvent(letter, 'received', null, letter.acceptedAt, null);
   await tx.query(
-    `INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at) VALUES ($1, 'dispatch', $2, $3, $3), ($1, 'event', $4, $3, $3)`,
-    [letter.trackingId, JSON.stringify({ trackingId: letter.trackingId }), letter.acceptedAt, JSON.stringify(event)],
+    `INSERT INTO message_history (tracking_id, at, from_state, to_state, cause) VALUES ($1, $2, NULL, 'received', 'accepted')`,
+    [letter.trackingId, letter.acceptedAt],
+  );
+  const event = statusEvent(letter, 'received', null, letter.acceptedAt, null).body;
+  await enqueue(
+    tx,
+    letter.trackingId,
+    [
+      { kind: 'dispatch', payload: { trackingId: letter.trackingId } },
+      { kind: 'event', payload: { ...event, destination: letter.destination } },
+    ],
+    letter.acceptedAt,
   );
   return { kind: 'accepted', record: toMessageRecord(inserted.rows[0]) };
 }

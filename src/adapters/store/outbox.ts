@@ -1,0 +1,75 @@
+import type { TrackingId } from '../../domain/ids.js';
+import type { StatusEvent } from '../../domain/status-event.js';
+import { asRow, date, int, text } from './rows.js';
+import type { SqlExecutor } from './sql-client.js';
+
+/**
+ * The outbox: work the relay must hand to the broker, written in the same
+ * transaction as the state change that caused it, so a letter is never held
+ * without the promise to send it (DESIGN §1).
+ */
+export type OutboxKind = 'dispatch' | 'event';
+
+/** `dispatch`: publish the letter's stored bytes to its practice queue. */
+export interface DispatchPayload {
+  readonly trackingId: string;
+}
+
+/** `event`: publish this status event with routing key `<state>.<destination>`. */
+export interface EventPayload extends StatusEvent {
+  readonly destination: string;
+}
+
+export type OutboxEntry = { readonly kind: 'dispatch'; readonly payload: DispatchPayload } | { readonly kind: 'event'; readonly payload: EventPayload };
+
+export interface OutboxRow {
+  readonly id: number;
+  readonly trackingId: TrackingId;
+  readonly kind: OutboxKind;
+  /** As stored (jsonb); the relay narrows it by `kind`. */
+  readonly payload: unknown;
+  readonly availableAt: Date;
+  readonly claimedUntil: Date | null;
+  readonly attempts: number;
+  readonly createdAt: Date;
+}
+
+/** Adds outbox rows inside the caller's transaction, in the given order (ids ascend). */
+export async function enqueue(tx: SqlExecutor, trackingId: TrackingId, entries: readonly OutboxEntry[], at: Date): Promise<void> {
+  if (entries.length === 0) return;
+  const params: unknown[] = [trackingId, at];
+  const values = entries.map((entry) => {
+    params.push(entry.kind, JSON.stringify(entry.payload));
+    return `($1, $${params.length - 1}, $${params.length}::jsonb, $2, $2)`;
+  });
+  await tx.query(`INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at) VALUES ${values.join(', ')}`, params);
+}
+
+/**
+ * The outbox rows, oldest first, of one letter or of all: for debugging,
+ * operator tooling and tests. Not part of the MessageStore port.
+ */
+export async function outboxRows(db: SqlExecutor, trackingId?: TrackingId): Promise<OutboxRow[]> {
+  const columns = 'id, tracking_id, kind, payload, available_at, claimed_until, attempts, created_at';
+  const { rows } =
+    trackingId === undefined
+      ? await db.query(`SELECT ${columns} FROM outbox ORDER BY id`)
+      : await db.query(`SELECT ${columns} FROM outbox WHERE tracking_id = $1 ORDER BY id`, [trackingId]);
+  return rows.map(toOutboxRow);
+}
+
+function toOutboxRow(value: unknown): OutboxRow {
+  const row = asRow(value);
+  const kind = text(row, 'kind');
+  if (kind !== 'dispatch' && kind !== 'event') throw new TypeError('column kind holds an unknown outbox kind');
+  return {
+    id: int(row, 'id'),
+    trackingId: text(row, 'tracking_id') as TrackingId,
+    kind,
+    payload: row['payload'],
+    availableAt: date(row, 'available_at'),
+    claimedUntil: row['claimed_until'] === null ? null : date(row, 'claimed_until'),
+    attempts: int(row, 'attempts'),
+    createdAt: date(row, 'created_at'),
+  };
+}
