@@ -41,7 +41,7 @@ const systemClock: Clock = { now: () => new Date() };
 export async function startCourier(config: Config, logger: Logger): Promise<RunningCourier> {
   const closeables: Closeable[] = [];
   try {
-    const store = await openStore({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir, logger: logger.child({ component: "store" }) });
+    const store = await openStore({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir, logger: logger.child({ component: 'store' }) });
     closeables.push({ name: 'store', close: () => store.close() });
 
     const broker = new BrokerConnection(config.amqp.url, { logger: logger.child({ component: 'amqp' }) });
