@@ -16,6 +16,10 @@ import { parseStrictJson } from './adapters/fhir/strict-json.js';
 import { openStore } from './adapters/store/open-store.js';
 import { BrokerConnection, maskUrl } from './adapters/amqp/broker-connection.js';
 import { declareTopology } from './adapters/amqp/topology.js';
+import { OutboxPublisher } from './adapters/amqp/outbox-publisher.js';
+import { applyDeliveryEvent } from './app/apply-delivery-event.js';
+import { OutboxRelay } from './app/outbox-relay.js';
+import { topologyNames } from './domain/topology-names.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
 import { closeAll, type Closeable } from './platform/shutdown.js';
@@ -49,6 +53,35 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     logger.info('connecting to broker', { url: maskUrl(config.amqp.url) });
     await broker.open();
     await declareBrokerTopology(broker, config);
+
+    const delivery = store.deliveryStore();
+    const publisher = new OutboxPublisher(broker, { maxInFlight: config.amqp.maxInFlight, logger: logger.child({ component: 'publisher' }) });
+    await publisher.start();
+    const apply = applyDeliveryEvent({
+      messages: store,
+      delivery,
+      policy: {
+        infrastructureAckTimeoutMs: config.delivery.infrastructureAckTimeout,
+        backoff: { initialMs: config.delivery.backoff.initial, maxMs: config.delivery.backoff.max },
+        maxAttempts: config.delivery.maxAttempts,
+      },
+      clock: systemClock,
+      random: Math.random,
+      logger,
+    });
+    const relay = new OutboxRelay({
+      delivery,
+      publisher,
+      apply,
+      names: topologyNames(config.amqp.prefix),
+      clock: systemClock,
+      logger: logger.child({ component: 'relay' }),
+      batchSize: 200,
+      leaseMs: 60_000,
+      idleMs: 200,
+    });
+    relay.start();
+    closeables.push({ name: 'relay', close: () => relay.stop() });
 
     const metrics = new CourierMetrics({ collectProcessMetrics: true });
     const http = await startHttp(config, logger, { store, broker, metrics });

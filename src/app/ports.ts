@@ -104,3 +104,91 @@ export interface MessageStore {
 export interface BrokerStatus {
   isConnected(): boolean;
 }
+
+/** A change decided by the domain's `transition`, to be committed with its outbox work. */
+export interface LetterChange {
+  readonly state: MessageState;
+  readonly attempts: number;
+  readonly nextDeadline: Date | null;
+  readonly deadlineAt: Date;
+  readonly cause: string;
+  readonly at: Date;
+  /** Publish this attempt number (adds a `dispatch` outbox row). */
+  readonly publishAttempt?: number;
+  /** Status event to publish (adds an `event` outbox row); absent when the state did not change. */
+  readonly event?: { readonly previousState: MessageState; readonly reason: string | null };
+}
+
+/** One letter to publish, claimed from the outbox. */
+export interface DispatchWork {
+  readonly outboxId: number;
+  readonly trackingId: TrackingId;
+  readonly messageHeaderId: string;
+  readonly destination: OdsCode;
+  readonly event: string;
+  readonly sequence: number;
+  readonly attempt: number;
+  readonly body: Uint8Array;
+}
+
+/** One status event to publish, claimed from the outbox. */
+export interface EventWork {
+  readonly outboxId: number;
+  readonly routingKey: string;
+  readonly body: unknown;
+}
+
+/** An acknowledgement as received, for the evidence trail (ack_log). */
+export interface AckRecord {
+  readonly trackingId: TrackingId | null;
+  readonly messageHeaderId: string;
+  readonly respondsTo: string;
+  readonly practice: string | null;
+  readonly code: 'ok' | 'transient-error' | 'fatal-error';
+  readonly itkCodes: readonly string[];
+  /** What Courier did with it: applied, ignored (and why), refused (and why). */
+  readonly outcome: string;
+  readonly receivedAt: Date;
+}
+
+/**
+ * The delivery side of the store: the outbox relay, state changes and acks.
+ * Contract: `applyChange` commits the state row, a history entry and its
+ * outbox rows in one transaction, and only if the row still has
+ * `expectedVersion` (returns false otherwise, changing nothing). Claimed
+ * outbox rows are invisible to other claimers until `leaseUntil`.
+ */
+export interface DeliveryStore {
+  claimOutbox(limit: number, now: Date, leaseUntil: Date): Promise<{ dispatches: DispatchWork[]; events: EventWork[] }>;
+  completeOutbox(ids: readonly number[]): Promise<void>;
+  releaseOutbox(ids: readonly number[]): Promise<void>;
+  applyChange(trackingId: TrackingId, expectedVersion: number, change: LetterChange): Promise<boolean>;
+  findByMessageHeaderId(messageHeaderId: string): Promise<MessageRecord | undefined>;
+  /** Letters whose `nextDeadline` has passed, oldest deadline first. */
+  due(now: Date, limit: number): Promise<readonly MessageRecord[]>;
+  recordAck(ack: AckRecord): Promise<void>;
+}
+
+/**
+ * What the broker said about one publish. Only `confirmed` means the broker
+ * has it; `returned` means no queue took it (unroutable) although a confirm
+ * followed; `nacked` and `connection-lost` mean "publish again later".
+ */
+export type PublishOutcome = 'confirmed' | 'returned' | 'nacked' | 'connection-lost';
+
+export interface OutgoingMessage {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly body: Buffer;
+  /** Letters are mandatory (an unroutable letter is a failure); status events are not. */
+  readonly mandatory: boolean;
+  readonly messageId?: string;
+  readonly type?: string;
+  readonly contentType: string;
+  readonly headers?: Readonly<Record<string, string | number>>;
+}
+
+/** Persistent, confirmed publishing with many publishes in flight. */
+export interface Publisher {
+  publish(message: OutgoingMessage): Promise<PublishOutcome>;
+}

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { startCourier, type RunningCourier } from '../../src/courier.js';
+import { RabbitProbe } from './rabbit.js';
 
 export const CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
 
@@ -60,6 +61,9 @@ export async function startTestCourier(options: { overrides?: unknown[]; databas
     stop: async () => {
       await courier.stop();
       await rm(dataDir, { recursive: true, force: true });
+      const probe = await RabbitProbe.open();
+      await probe.cleanup(prefix, config.practices.map((p) => p.ods));
+      await probe.close();
     },
   };
 }

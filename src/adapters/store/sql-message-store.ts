@@ -3,6 +3,7 @@ import { MalformedRequestError } from '../../app/errors.js';
 import type { TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { SqlDeliveryStore } from './sql-delivery-store.js';
 import { enqueue, outboxRows, type OutboxRow } from './outbox.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toHistoryEntry, toMessageRecord } from './rows.js';
 import { UNIQUE_VIOLATION, sqlState, type SqlClient, type SqlExecutor } from './sql-client.js';
@@ -20,6 +21,11 @@ export class SqlMessageStore implements MessageStore {
     /** Runs once the database is closed, e.g. to release the data directory lock. */
     private readonly afterClose: () => void = () => undefined,
   ) {}
+
+  /** The delivery side (outbox, state changes, acks) on the same database. */
+  deliveryStore(): SqlDeliveryStore {
+    return new SqlDeliveryStore(this.db);
+  }
 
   /**
    * One transaction: duplicate check, sequence, letter, history, outbox. Two
