@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { receiveMessage, type BundleParser } from './app/receive-message.js';
+import { processMessage, receiveMessage, type BundleParser, type ReceiveResult } from './app/receive-message.js';
+import { receiveAck } from './app/receive-ack.js';
+import { consumeAcks, consumeDeadLetters } from './adapters/amqp/inbound-consumers.js';
 import type { BrokerStatus, Clock, MessageStore } from './app/ports.js';
 import type { OdsCode, TrackingId } from './domain/ids.js';
 import type { Bundle } from './domain/letter-rules.js';
@@ -54,6 +56,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     await broker.open();
     await declareBrokerTopology(broker, config);
 
+    const practices = new Set<string>(config.practices.map((p) => p.ods));
     const delivery = store.deliveryStore();
     const publisher = new OutboxPublisher(broker, { maxInFlight: config.amqp.maxInFlight, logger: logger.child({ component: 'publisher' }) });
     await publisher.start();
@@ -84,7 +87,31 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     closeables.push({ name: 'relay', close: () => relay.stop() });
 
     const metrics = new CourierMetrics({ collectProcessMetrics: true });
-    const http = await startHttp(config, logger, { store, broker, metrics });
+    const parser = bundleParser();
+    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, logger: logger.child({ component: 'acks' }) });
+    await consumeAcks(broker, config, parser, ackReceiver, logger);
+    await consumeDeadLetters(broker, config, apply, logger);
+    const letterReceiver = receiveMessage({
+      directory: { isKnownPractice: (ods: OdsCode) => practices.has(ods), supportedEvents: new Set(Object.keys(config.deadlines)) },
+      store,
+      broker,
+      clock: systemClock,
+      newTrackingId: () => randomUUID() as TrackingId,
+      deadlines: config.deadlines,
+      observer: metrics,
+      logger,
+    });
+    const receive = processMessage({
+      parser,
+      letter: async (body, bundle, startedAt) => {
+        const result = await letterReceiver(body, bundle, startedAt);
+        relay.nudge();
+        return result;
+      },
+      // Over HTTP the acknowledging practice is MessageHeader.sender (no client authentication yet).
+      ack: async (bundle) => ({ kind: 'ack', ...(await ackReceiver(bundle, (ack) => ack.senderOds)) }),
+    });
+    const http = await startHttp(config, logger, { store, broker, metrics, receive });
     closeables.push({ name: 'http', close: () => http.close() });
     logger.info('Courier listening', { port: http.port });
 
@@ -129,22 +156,11 @@ interface HttpHandle {
 async function startHttp(
   config: Config,
   logger: Logger,
-  deps: { store: MessageStore; broker: BrokerStatus; metrics: CourierMetrics },
+  deps: { store: MessageStore; broker: BrokerStatus; metrics: CourierMetrics; receive: (body: Uint8Array) => Promise<ReceiveResult> },
 ): Promise<HttpHandle> {
-  const practices = new Set<string>(config.practices.map((p) => p.ods));
   const supportedEvents = Object.keys(config.deadlines);
   let stopping = false;
-  const receive = receiveMessage({
-    parser: bundleParser(),
-    directory: { isKnownPractice: (ods: OdsCode) => practices.has(ods), supportedEvents: new Set(supportedEvents) },
-    store: deps.store,
-    broker: deps.broker,
-    clock: systemClock,
-    newTrackingId: () => randomUUID() as TrackingId,
-    deadlines: config.deadlines,
-    observer: deps.metrics,
-    logger,
-  });
+  const receive = deps.receive;
   const app = createApp({
     routers: [
       fhirRoutes({

@@ -4,6 +4,7 @@ import type { IngestObserver } from './ingest-observer.js';
 import type { TrackingId } from '../domain/ids.js';
 import type { Bundle, LetterDirectory } from '../domain/letter-rules.js';
 import { checkLetter } from '../domain/letter-rules.js';
+import { isAckMessage } from '../domain/ack-rules.js';
 import type { ValidationIssue } from '../domain/validation-issue.js';
 import type { Logger } from '../platform/logger.js';
 
@@ -16,7 +17,6 @@ export interface BundleParser {
 }
 
 export interface ReceiveMessageDeps {
-  readonly parser: BundleParser;
   readonly directory: LetterDirectory;
   readonly store: MessageStore;
   readonly broker: BrokerStatus;
@@ -30,7 +30,26 @@ export interface ReceiveMessageDeps {
 
 export type ReceiveResult =
   | { readonly kind: 'accepted'; readonly trackingId: TrackingId }
-  | { readonly kind: 'duplicate'; readonly trackingId: TrackingId };
+  | { readonly kind: 'duplicate'; readonly trackingId: TrackingId }
+  | { readonly kind: 'ack'; readonly applied: boolean; readonly outcome: string };
+
+/**
+ * `$process-message` (DESIGN §2 and §4): parse and schema-check once, then a
+ * message whose MessageHeader carries `response` is an acknowledgement and
+ * everything else a letter.
+ */
+export function processMessage(deps: {
+  readonly parser: BundleParser;
+  readonly letter: (body: Uint8Array, bundle: Bundle, startedAt: number) => Promise<ReceiveResult>;
+  readonly ack: (bundle: Bundle) => Promise<ReceiveResult>;
+}): (body: Uint8Array) => Promise<ReceiveResult> {
+  return async (body) => {
+    const startedAt = performance.now();
+    const parsed = deps.parser.parse(body);
+    if (!parsed.ok) throw new MalformedRequestError('The body is not a valid FHIR R4 Bundle', parsed.issues);
+    return isAckMessage(parsed.bundle) ? deps.ack(parsed.bundle) : deps.letter(body, parsed.bundle, startedAt);
+  };
+}
 
 /**
  * DESIGN §2: validate, dedupe and take custody of one letter. Custody means
@@ -38,14 +57,9 @@ export type ReceiveResult =
  * committed in one transaction; only then does this resolve `accepted`.
  * Every refusal throws a CourierError and leaves the store unchanged.
  */
-export function receiveMessage(deps: ReceiveMessageDeps): (body: Uint8Array) => Promise<ReceiveResult> {
-  return async (body) => {
-    const started = performance.now();
-    const parsed = deps.parser.parse(body);
-    if (!parsed.ok) {
-      throw new MalformedRequestError('The body is not a valid FHIR R4 Bundle', parsed.issues);
-    }
-    const checked = checkLetter(parsed.bundle, deps.directory);
+export function receiveMessage(deps: ReceiveMessageDeps): (body: Uint8Array, bundle: Bundle, startedAt: number) => Promise<ReceiveResult> {
+  return async (body, bundle, started) => {
+    const checked = checkLetter(bundle, deps.directory);
     deps.observer.validated((performance.now() - started) / 1000);
     if (!checked.ok) {
       throw new ProfileViolationError(checked.issues);

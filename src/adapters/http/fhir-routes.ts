@@ -24,6 +24,11 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     checkContentType(req.headers['content-type']);
     const body = await readBody(req, deps.maxBodyBytes);
     const result = await deps.receive(body);
+    if (result.kind === 'ack') {
+      const outcome = singleIssueOutcome('information', 'informational', `Acknowledgement ${result.applied ? 'applied' : 'recorded'}: ${result.outcome}`);
+      res.status(200).type(FHIR_JSON).send(JSON.stringify(outcome));
+      return;
+    }
     const location = `/api/messages/${result.trackingId}`;
     const accepted = result.kind === 'accepted';
     res
