@@ -56,7 +56,7 @@ export async function consumeDeadLetters(broker: BrokerConnection, config: Confi
     broker,
     topologyNames(config.amqp.prefix).deadLetterQueue,
     async (message: ConsumeMessage): Promise<Disposition> => {
-      const id = message.properties.headers?.['x-courier-tracking-id'];
+      const id: unknown = message.properties.headers?.['x-courier-tracking-id'];
       if (typeof id !== 'string' || !isTrackingId(id)) {
         log.warn('dead letter without a Courier tracking id; dropped', { errorCode: 'malformed-request' });
         return 'ack';
