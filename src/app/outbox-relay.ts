@@ -48,12 +48,12 @@ export class OutboxRelay {
     await this.running;
   }
 
-  /** One round: claim, publish, settle. Resolves the number of rows handled. */
+  /** One round: claim, publish, settle. Resolves the number of rows the broker took (completed rows). */
   async round(): Promise<number> {
     const now = this.deps.clock.now();
     const { dispatches, events } = await this.deps.delivery.claimOutbox(this.deps.batchSize, now, new Date(now.getTime() + this.deps.leaseMs));
-    await Promise.all([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
-    return dispatches.length + events.length;
+    const settled = await Promise.all([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
+    return settled.filter(Boolean).length;
   }
 
   private async loop(): Promise<void> {
@@ -64,6 +64,8 @@ export class OutboxRelay {
       } catch (error) {
         this.deps.logger.warn('outbox round failed; will retry', { errorName: error instanceof Error ? error.name : 'unknown' });
       }
+      // Pause when nothing went out (empty outbox, or the broker is away): a
+      // round of promise-only work must not starve the event loop.
       if (handled === 0 && !this.stopping) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.deps.idleMs);
@@ -73,11 +75,14 @@ export class OutboxRelay {
           };
         });
         this.wake = undefined;
+      } else {
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }
   }
 
-  private async dispatch(work: DispatchWork): Promise<void> {
+  /** Resolves true when the row is done with (confirmed or returned), false when released for another try. */
+  private async dispatch(work: DispatchWork): Promise<boolean> {
     const outcome = await this.deps.publisher.publish({
       exchange: this.deps.names.outbound,
       routingKey: work.destination,
@@ -94,13 +99,14 @@ export class OutboxRelay {
       await this.deps.apply(work.trackingId, event);
       await this.deps.delivery.completeOutbox([work.outboxId]);
       if (outcome === 'returned') log.error('letter unroutable: no queue for its practice', { reason: 'returned' });
-      return;
+      return true;
     }
     log.warn('publish not confirmed; will publish again', { reason: outcome });
     await this.deps.delivery.releaseOutbox([work.outboxId]);
+    return false;
   }
 
-  private async publishEvent(work: EventWork): Promise<void> {
+  private async publishEvent(work: EventWork): Promise<boolean> {
     const outcome = await this.deps.publisher.publish({
       exchange: this.deps.names.events,
       routingKey: work.routingKey,
@@ -108,7 +114,11 @@ export class OutboxRelay {
       mandatory: false,
       contentType: 'application/json',
     });
-    if (outcome === 'confirmed' || outcome === 'returned') await this.deps.delivery.completeOutbox([work.outboxId]);
-    else await this.deps.delivery.releaseOutbox([work.outboxId]);
+    if (outcome === 'confirmed' || outcome === 'returned') {
+      await this.deps.delivery.completeOutbox([work.outboxId]);
+      return true;
+    }
+    await this.deps.delivery.releaseOutbox([work.outboxId]);
+    return false;
   }
 }
