@@ -1,7 +1,7 @@
 /**
  * Benchmarks (npm run bench). Not tests: numbers to compare between commits.
  *  1. validation throughput: strict JSON + HL7 R4 schema + Courier rules on a
- *     50-entry letter (a DocumentReference letter padded with 47 Observations);
+ *     50-entry letter (a DocumentReference letter padded with 46 Observations);
  *  2. ingest latency: sequential POSTs to a real Courier (PGlite in a temp
  *     dir, local RabbitMQ), p50/p99 and letters/s.
  */
@@ -15,7 +15,7 @@ import { postMessage, startTestCourier } from '../test/support/courier-harness.j
 
 function fiftyEntryLetter(): Buffer {
   const letter = syntheticDocumentReferenceLetter();
-  for (let i = 0; i < 47; i++) {
+  for (let i = 0; i < 46; i++) {
     letter.entry.push({
       fullUrl: `urn:uuid:${randomUUID()}`,
       resource: {

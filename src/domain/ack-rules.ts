@@ -1,8 +1,9 @@
-import type { OperationOutcome } from 'fhir/r4.js';
+import type { MessageHeader, OperationOutcome } from 'fhir/r4.js';
 import { ITK_RESPONSE_SYSTEM, type Ack } from './ack-mapping.js';
 import { resolveInBundle } from './bundle-references.js';
 import { isMessageHeaderId, isOdsCode, type OdsCode } from './ids.js';
-import { ODS_SYSTEM, type Bundle } from './letter-rules.js';
+import type { Bundle } from './letter-rules.js';
+import { odsOfReference } from './organization-ods.js';
 import type { ValidationIssue } from './validation-issue.js';
 
 /** An acknowledgement (DESIGN §4) extracted from a valid R4 message Bundle: ids and codes only. */
@@ -11,54 +12,72 @@ export interface AckFacts extends Ack {
   readonly messageHeaderId: string;
   /** `MessageHeader.response.identifier`: the MessageHeader.id of the letter acknowledged. */
   readonly respondsTo: string;
-  /** The acknowledging practice as the ack claims it (`MessageHeader.sender`), or null. */
+  /**
+   * The acknowledging practice as the ack claims it (`MessageHeader.sender`:
+   * its ODS identifier, or the Organization entry it references), or null
+   * when it names none, a malformed one, or two that disagree.
+   */
   readonly senderOds: OdsCode | null;
 }
 
+export type AckCheck = { ok: true; ack: AckFacts } | { ok: false; issues: ValidationIssue[] };
+
 const HEADER = 'Bundle.entry[0].resource';
 
-/** An ack is a message whose MessageHeader carries `response` (any event, DESIGN §4). */
+/** An ack is a message whose MessageHeader carries `response`, whatever its event (DESIGN §4: ITK008M, or any with `response`). */
 export function isAckMessage(bundle: Bundle): boolean {
   const header = bundle.entry?.[0]?.resource;
   return bundle.type === 'message' && header?.resourceType === 'MessageHeader' && header.response !== undefined;
 }
 
-export function checkAck(bundle: Bundle): { ok: true; ack: AckFacts } | { ok: false; issues: ValidationIssue[] } {
+/**
+ * Extracts an acknowledgement from a schema-valid message Bundle. The event
+ * code is not checked: `response` makes it an ack. `itkCodes` are the codes
+ * of system ITK_RESPONSE_SYSTEM in `issue[].details.coding` of the
+ * OperationOutcome that `response.details` references, in order.
+ */
+export function checkAck(bundle: Bundle): AckCheck {
   const header = bundle.entry?.[0]?.resource;
-  if (bundle.type !== 'message' || header?.resourceType !== 'MessageHeader') return fail('business-rule', 'An acknowledgement is a message Bundle with a MessageHeader first', HEADER);
-  if (header.id === undefined || !isMessageHeaderId(header.id)) return fail('required', 'MessageHeader.id is required', `${HEADER}.id`);
+  if (bundle.type !== 'message') return fail('business-rule', 'An acknowledgement is a Bundle of type message', 'Bundle.type');
+  if (header?.resourceType !== 'MessageHeader') return fail('business-rule', 'An acknowledgement starts with a MessageHeader entry', HEADER);
+  if (header.id === undefined) return fail('required', 'MessageHeader.id is required', `${HEADER}.id`);
+  if (!isMessageHeaderId(header.id)) return fail('value', 'MessageHeader.id is not a valid FHIR id', `${HEADER}.id`);
   const response = header.response;
   if (response === undefined) return fail('required', 'MessageHeader.response is required in an acknowledgement', `${HEADER}.response`);
-  if (!isMessageHeaderId(response.identifier)) return fail('value', 'response.identifier must be the MessageHeader.id of the letter', `${HEADER}.response.identifier`);
-  const itkCodes: string[] = [];
+  if (!isMessageHeaderId(response.identifier)) {
+    return fail('value', 'response.identifier must be the MessageHeader.id of the letter acknowledged', `${HEADER}.response.identifier`);
+  }
+  let itkCodes: string[] = [];
   if (response.details !== undefined) {
     const outcome = resolveInBundle(bundle.entry, response.details, 'Bundle.entry')?.resource;
-    if (outcome?.resourceType !== 'OperationOutcome') return fail('not-found', 'response.details must reference an OperationOutcome in the Bundle', `${HEADER}.response.details`);
-    itkCodes.push(...itkCodesOf(outcome));
+    const path = response.details.reference === undefined ? `${HEADER}.response.details` : `${HEADER}.response.details.reference`;
+    if (outcome === undefined) return fail('not-found', 'response.details does not resolve to an entry in the Bundle', path);
+    if (outcome.resourceType !== 'OperationOutcome') return fail('business-rule', 'response.details must reference an OperationOutcome', path);
+    itkCodes = itkCodesOf(outcome);
   }
-  const sender = header.sender;
-  const senderRef = sender?.identifier?.system === ODS_SYSTEM ? sender.identifier.value : resolveOds(bundle, sender);
   return {
     ok: true,
-    ack: {
-      messageHeaderId: header.id,
-      respondsTo: response.identifier,
-      code: response.code,
-      itkCodes,
-      senderOds: senderRef !== undefined && isOdsCode(senderRef) ? senderRef : null,
-    },
+    ack: { messageHeaderId: header.id, respondsTo: response.identifier, code: response.code, itkCodes, senderOds: senderOds(bundle, header) },
   };
 }
 
 function itkCodesOf(outcome: OperationOutcome): string[] {
-  return outcome.issue.flatMap((issue) => (issue.details?.coding ?? []).filter((c) => c.system === ITK_RESPONSE_SYSTEM && c.code !== undefined).map((c) => c.code ?? ''));
+  const codes: string[] = [];
+  for (const issue of outcome.issue) {
+    for (const coding of issue.details?.coding ?? []) {
+      if (coding.system === ITK_RESPONSE_SYSTEM && coding.code !== undefined) codes.push(coding.code);
+    }
+  }
+  return codes;
 }
 
-function resolveOds(bundle: Bundle, reference: Parameters<typeof resolveInBundle>[1]): string | undefined {
-  const target = resolveInBundle(bundle.entry, reference, 'Bundle.entry')?.resource;
-  return target?.resourceType === 'Organization' ? target.identifier?.find((i) => i.system === ODS_SYSTEM)?.value : undefined;
+function senderOds(bundle: Bundle, header: MessageHeader): OdsCode | null {
+  const { direct, onOrganization } = odsOfReference(bundle.entry, header.sender, `${HEADER}.sender`);
+  if (direct !== undefined && onOrganization !== undefined && direct.value !== onOrganization.value) return null;
+  const value = direct?.value ?? onOrganization?.value;
+  return value !== undefined && isOdsCode(value) ? value : null;
 }
 
-function fail(code: ValidationIssue['code'], diagnostics: string, expression: string): { ok: false; issues: ValidationIssue[] } {
+function fail(code: ValidationIssue['code'], diagnostics: string, expression: string): AckCheck {
   return { ok: false, issues: [{ severity: 'error', code, diagnostics, expression: [expression] }] };
 }

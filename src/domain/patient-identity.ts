@@ -1,47 +1,64 @@
-import type { Identifier, Reference } from 'fhir/r4.js';
+import type { Reference } from 'fhir/r4.js';
 import { checkNhsNumber } from './nhs-number.js';
-import { resolveInBundle, type BundleEntry } from './bundle-references.js';
+import { resolveInBundle, type BundleEntry, type Located } from './bundle-references.js';
 import type { ValidationIssue } from './validation-issue.js';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 
+/** Entry lists searched for the Patient, innermost first, with their FHIRPath. */
+export type EntryScopes = readonly { readonly entries: readonly BundleEntry[] | undefined; readonly path: string }[];
+
+interface Candidate {
+  readonly value: string;
+  readonly path: string;
+}
+
 /**
- * DESIGN §2: the focus document's subject must carry a valid NHS number, as an
- * identifier on the reference or on the Patient entry it points to; if both
- * are given they must agree. The number itself is never put into an issue.
- *
- * `scopes` are the entry lists searched for the Patient, innermost first (a
- * document Bundle's own entries, then the message's).
+ * DESIGN §2: the focus document's subject must carry a valid NHS number, as
+ * its identifier or on the Patient entry its reference resolves to; every
+ * NHS number given (on the subject, on the Patient, or several on the
+ * Patient) must be valid and they must agree. A reference that does not
+ * resolve inside the Bundle is an error only when the subject carries no NHS
+ * number itself, since a reference may point outside the message. Issues
+ * name the rule and the location, never the number.
  */
-export function checkSubjectNhsNumber(
-  subject: Reference | undefined,
-  subjectPath: string,
-  scopes: readonly { entries: readonly BundleEntry[] | undefined; path: string }[],
-): ValidationIssue | undefined {
-  if (subject === undefined) return issue('required', 'The document has no subject: an NHS number is required', subjectPath);
+export function checkSubjectNhsNumber(subject: Reference | undefined, subjectPath: string, scopes: EntryScopes): ValidationIssue | undefined {
+  if (subject === undefined) return issue('required', 'The document has no subject: the patient must be identified by NHS number', subjectPath);
+  const candidates: Candidate[] = [];
   const direct = subject.identifier?.system === NHS_NUMBER_SYSTEM ? subject.identifier : undefined;
-  let onPatient: { identifier: Identifier; path: string } | undefined;
+  if (direct !== undefined) candidates.push({ value: direct.value ?? '', path: `${subjectPath}.identifier.value` });
   if (subject.reference !== undefined) {
-    const patient = scopes.map((s) => resolveInBundle(s.entries, subject, s.path)).find((p) => p !== undefined);
-    if (patient === undefined) return issue('not-found', 'The subject reference does not resolve to an entry in the Bundle', `${subjectPath}.reference`);
-    if (patient.resource.resourceType !== 'Patient') return issue('business-rule', 'The subject must be a Patient', `${subjectPath}.reference`);
-    const index = (patient.resource.identifier ?? []).findIndex((i) => i.system === NHS_NUMBER_SYSTEM);
-    const identifier = patient.resource.identifier?.[index];
-    if (identifier !== undefined) onPatient = { identifier, path: `${patient.path}.identifier[${index}]` };
+    const patient = firstResolved(subject, scopes);
+    if (patient === undefined && direct === undefined) {
+      return issue('not-found', 'The subject reference does not resolve to an entry in the Bundle', `${subjectPath}.reference`);
+    }
+    if (patient !== undefined) {
+      if (patient.resource.resourceType !== 'Patient') return issue('business-rule', 'The subject must be a Patient', `${subjectPath}.reference`);
+      (patient.resource.identifier ?? []).forEach((identifier, index) => {
+        if (identifier.system === NHS_NUMBER_SYSTEM) candidates.push({ value: identifier.value ?? '', path: `${patient.path}.identifier[${index}].value` });
+      });
+    }
   }
-  if (direct === undefined && onPatient === undefined) {
-    return issue('required', 'No NHS number (system https://fhir.nhs.uk/Id/nhs-number) on the document subject', subjectPath);
+  const first = candidates[0];
+  if (first === undefined) {
+    return issue('required', `No NHS number (system ${NHS_NUMBER_SYSTEM}) on the document subject or on the Patient it references`, subjectPath);
   }
-  for (const candidate of [
-    ...(direct === undefined ? [] : [{ identifier: direct, path: `${subjectPath}.identifier` }]),
-    ...(onPatient === undefined ? [] : [onPatient]),
-  ]) {
-    const value = candidate.identifier.value ?? '';
-    if (!/^\d{10}$/.test(value)) return issue('value', 'The NHS number must be 10 digits', `${candidate.path}.value`);
-    if (checkNhsNumber(value) === undefined) return issue('value', 'The NHS number fails the Modulus 11 check', `${candidate.path}.value`);
+  for (const candidate of candidates) {
+    if (!/^\d{10}$/.test(candidate.value)) return issue('value', 'The NHS number must be 10 digits', candidate.path);
+    if (checkNhsNumber(candidate.value) === undefined) return issue('value', 'The NHS number fails the Modulus 11 check', candidate.path);
   }
-  if (direct !== undefined && onPatient !== undefined && direct.value !== onPatient.identifier.value) {
-    return issue('business-rule', 'The NHS number on the subject and on the Patient entry disagree', `${subjectPath}.identifier.value`);
+  const other = candidates.find((c) => c.value !== first.value);
+  if (other !== undefined) {
+    const where = direct === undefined ? other.path : first.path;
+    return issue('business-rule', 'The NHS numbers given for the patient disagree', where);
+  }
+  return undefined;
+}
+
+function firstResolved(reference: Reference, scopes: EntryScopes): Located | undefined {
+  for (const scope of scopes) {
+    const found = resolveInBundle(scope.entries, reference, scope.path);
+    if (found !== undefined) return found;
   }
   return undefined;
 }
