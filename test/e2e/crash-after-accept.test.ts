@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnCourier, type CourierProcess } from '../support/courier-process.js';
-import { postMessage, randomPrefix } from '../support/courier-harness.js';
+import { deleteBrokerEntities, postMessage, randomPrefix } from '../support/courier-harness.js';
 import { syntheticDocumentReferenceLetter } from '../fixtures/letters.js';
 
 /**
@@ -22,6 +22,7 @@ describe('a SIGKILL right after 202 loses nothing (embedded store)', function ()
   after(async () => {
     running?.child.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
+    await deleteBrokerEntities(prefix);
   });
 
   it('keeps every accepted letter with its sequence across a SIGKILL, and still knows it on resend', async () => {

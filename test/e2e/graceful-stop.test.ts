@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnCourier } from '../support/courier-process.js';
-import { randomPrefix } from '../support/courier-harness.js';
+import { deleteBrokerEntities, randomPrefix } from '../support/courier-harness.js';
 import { syntheticDocumentReferenceLetter } from '../fixtures/letters.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -12,15 +12,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('graceful stop on SIGTERM', function () {
   this.timeout(60_000);
   let dataDir: string;
+  const prefix = randomPrefix();
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'courier-stop-'));
   });
   after(async () => {
     await rm(dataDir, { recursive: true, force: true });
+    await deleteBrokerEntities(prefix);
   });
 
   it('finishes a request already in flight, refuses new connections, and exits 0', async () => {
-    const running = await spawnCourier({ COURIER_DATA_DIR: dataDir, COURIER_AMQP_PREFIX: randomPrefix() });
+    const running = await spawnCourier({ COURIER_DATA_DIR: dataDir, COURIER_AMQP_PREFIX: prefix });
     const body = Buffer.from(JSON.stringify(syntheticDocumentReferenceLetter()));
     const url = new URL('/fhir/$process-message', running.baseUrl);
     const answer = new Promise<number>((resolve, reject) => {

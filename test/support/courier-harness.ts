@@ -3,17 +3,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { startCourier, type RunningCourier } from '../../src/courier.js';
-import { RabbitProbe } from './rabbit.js';
+import { RabbitProbe, randomPrefix } from './rabbit.js';
 
 export const CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
 
-/** A random AMQP prefix so each test has its own exchanges and queues. */
-export function randomPrefix(): string {
-  return `t${randomBytes(5).toString('hex')}`;
+export { randomPrefix };
+
+/**
+ * Deletes the queues and exchanges a Courier declared under `prefix` for the
+ * default practices directory (for tests that run Courier as a child process).
+ */
+export async function deleteBrokerEntities(prefix: string): Promise<void> {
+  const config = loadConfig({ configDir: CONFIG_DIR, env: { COURIER_AMQP_PREFIX: prefix } });
+  const probe = await RabbitProbe.open();
+  try {
+    await probe.cleanup(prefix, config.practices.map((p) => p.ods));
+  } finally {
+    await probe.close();
+  }
 }
 
 export interface TestCourier {
@@ -61,9 +71,7 @@ export async function startTestCourier(options: { overrides?: unknown[]; databas
     stop: async () => {
       await courier.stop();
       await rm(dataDir, { recursive: true, force: true });
-      const probe = await RabbitProbe.open();
-      await probe.cleanup(prefix, config.practices.map((p) => p.ods));
-      await probe.close();
+      await deleteBrokerEntities(prefix);
     },
   };
 }

@@ -1,6 +1,56 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { createLogger, type Logger } from '../../src/platform/logger.js';
+
+const run = promisify(execFile);
 
 export const TEST_AMQP_URL = process.env['COURIER_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** The node behind TEST_AMQP_URL, for `rabbitmqctl -n` (broker state the AMQP protocol cannot show). */
+export const TEST_RABBIT_NODE = process.env['COURIER_TEST_RABBIT_NODE'] ?? 'rabbit@localhost';
+
+/** A random AMQP prefix so each test has its own exchanges and queues. */
+export function randomPrefix(): string {
+  return `t${randomBytes(5).toString('hex')}`;
+}
+
+/** A debug-level logger whose JSON lines are kept for assertions. */
+export function captureLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', stream }), lines };
+}
+
+export async function rabbitmqctl(node: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run('rabbitmqctl', ['-n', node, '-q', ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+export interface QueueInfo {
+  readonly name: string;
+  readonly type: string;
+  readonly arguments: Readonly<Record<string, unknown>>;
+  readonly messages: number;
+  readonly messagesReady: number;
+  readonly messagesUnacknowledged: number;
+}
+
+export interface BindingInfo {
+  readonly source: string;
+  readonly destination: string;
+  readonly routingKey: string;
+}
 
 /**
  * A raw broker connection of the test's own, to look at broker state from the
@@ -10,12 +60,15 @@ export class RabbitProbe {
   private constructor(
     private readonly connection: ChannelModel,
     readonly channel: Channel,
+    readonly node: string,
   ) {}
 
-  static async open(): Promise<RabbitProbe> {
-    const connection = await connect(TEST_AMQP_URL);
+  static async open(url = TEST_AMQP_URL, node = TEST_RABBIT_NODE): Promise<RabbitProbe> {
+    const connection = await connect(url);
+    connection.on('error', () => undefined); // the test sees failures through its own calls
     const channel = await connection.createChannel();
-    return new RabbitProbe(connection, channel);
+    channel.on('error', () => undefined);
+    return new RabbitProbe(connection, channel, node);
   }
 
   /** Collects every message arriving on `queue` (acking them) into the returned array. */
@@ -36,11 +89,90 @@ export class RabbitProbe {
     return this.collect(queue);
   }
 
-  /** Deletes every queue and exchange Courier declares under `prefix`. */
-  async cleanup(prefix: string, practices: readonly string[]): Promise<void> {
+  /** Runs `fn` on a throwaway channel, so a failed passive declare cannot kill `channel`. */
+  async withChannel<T>(fn: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return await fn(channel);
+    } finally {
+      await channel.close().catch(() => undefined); // closed by the broker after a failed operation
+    }
+  }
+
+  /** Ready messages (unacknowledged ones excluded), or undefined when the queue does not exist. */
+  async messageCount(queue: string): Promise<number | undefined> {
+    return this.withChannel(async (channel) => (await channel.checkQueue(queue)).messageCount).catch(() => undefined);
+  }
+
+  async exchangeExists(exchange: string): Promise<boolean> {
+    return this.withChannel(async (channel) => {
+      await channel.checkExchange(exchange);
+      return true;
+    }).catch(() => false);
+  }
+
+  /**
+   * Queues under `prefix` as the broker reports them (`rabbitmqctl list_queues`).
+   * The message counts here are statistics emitted every few seconds: for
+   * exact counts use `messageCount` (a passive declare).
+   */
+  async queues(prefix: string): Promise<Map<string, QueueInfo>> {
+    const rows = JSON.parse(await rabbitmqctl(this.node, 'list_queues', 'name', 'type', 'arguments', 'messages', 'messages_ready', 'messages_unacknowledged', '--formatter', 'json')) as {
+      name: string;
+      type: string;
+      arguments: [string, string, unknown][];
+      messages: number;
+      messages_ready: number;
+      messages_unacknowledged: number;
+    }[];
+    const result = new Map<string, QueueInfo>();
+    for (const row of rows.filter((r) => r.name.startsWith(`${prefix}.`))) {
+      result.set(row.name, {
+        name: row.name,
+        type: row.type,
+        arguments: Object.fromEntries(row.arguments.map(([key, , value]) => [key, value])),
+        messages: row.messages,
+        messagesReady: row.messages_ready,
+        messagesUnacknowledged: row.messages_unacknowledged,
+      });
+    }
+    return result;
+  }
+
+  /** Exchanges under `prefix` with their types (`rabbitmqctl list_exchanges`). */
+  async exchanges(prefix: string): Promise<Map<string, { type: string; durable: boolean }>> {
+    const rows = JSON.parse(await rabbitmqctl(this.node, 'list_exchanges', 'name', 'type', 'durable', '--formatter', 'json')) as { name: string; type: string; durable: boolean }[];
+    return new Map(rows.filter((r) => r.name.startsWith(`${prefix}.`)).map((r) => [r.name, { type: r.type, durable: r.durable }]));
+  }
+
+  /** Bindings from exchanges under `prefix` (`rabbitmqctl list_bindings`). */
+  async bindings(prefix: string): Promise<BindingInfo[]> {
+    const rows = JSON.parse(await rabbitmqctl(this.node, 'list_bindings', 'source_name', 'destination_name', 'routing_key', '--formatter', 'json')) as {
+      source_name: string;
+      destination_name: string;
+      routing_key: string;
+    }[];
+    return rows.filter((r) => r.source_name.startsWith(`${prefix}.`)).map((r) => ({ source: r.source_name, destination: r.destination_name, routingKey: r.routing_key }));
+  }
+
+  /**
+   * Has the broker close the client connections named `connectionName` (the
+   * test's own, by its unique `connection_name`), as a network failure or an
+   * operator would: a connection fault without stopping the node.
+   */
+  async forceCloseConnections(connectionName: string): Promise<number> {
+    const rows = (await rabbitmqctl(this.node, 'list_connections', 'pid', 'client_properties')).split('\n');
+    const pids = rows.filter((row) => row.includes(`{"connection_name","${connectionName}"}`)).map((row) => row.split('\t')[0] ?? '');
+    for (const pid of pids) await rabbitmqctl(this.node, 'close_connection', pid, 'closed by a Courier test');
+    return pids.length;
+  }
+
+  /** Deletes every queue and exchange Courier declares under `prefix`, plus any `extraQueues`. */
+  async cleanup(prefix: string, practices: readonly string[], extraQueues: readonly string[] = []): Promise<void> {
     const cleaner = await this.connection.createChannel();
     cleaner.on('error', () => undefined);
-    for (const queue of [...practices.map((p) => `${prefix}.gp.${p}`), `${prefix}.dead-letter`, `${prefix}.inbound`]) {
+    for (const queue of [...practices.map((p) => `${prefix}.gp.${p}`), `${prefix}.dead-letter`, `${prefix}.inbound`, ...extraQueues]) {
       await cleaner.deleteQueue(queue).catch(() => undefined);
     }
     for (const exchange of ['outbound', 'dead-letter', 'inbound', 'events']) await cleaner.deleteExchange(`${prefix}.${exchange}`).catch(() => undefined);
@@ -60,5 +192,73 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The first port from `from` nothing listens on (another test's node may hold the preferred one). */
+async function freePort(from: number): Promise<number> {
+  for (let port = from; port < from + 50; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}..${from + 49}`);
+}
+
+/**
+ * A RabbitMQ node of the test's own (TESTING.md recipe) for fault tests that
+ * stop the broker; the shared node on 5672 is never touched. This machine's
+ * /etc/rabbitmq/rabbitmq.conf pins `listeners.tcp.local` to 5672, which beats
+ * RABBITMQ_NODE_PORT, so the node gets a config file of its own naming its
+ * port (without it the node dies with eaddrinuse). rabbitmq-server drops to
+ * the rabbitmq user, so its directory is chowned to that user.
+ */
+export class OwnRabbitNode {
+  private constructor(
+    readonly node: string,
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  get url(): string {
+    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  static async start(name: string, preferredPort = 5679): Promise<OwnRabbitNode> {
+    const port = await freePort(preferredPort);
+    const dir = await mkdtemp(join(tmpdir(), 'courier-amqp-node-'));
+    await writeFile(join(dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${port}\n`);
+    await run('mkdir', ['-p', join(dir, 'mnesia'), join(dir, 'log')]);
+    await run('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
+    const node = `${name}@localhost`;
+    await run('rabbitmq-server', ['-detached'], {
+      env: {
+        ...process.env,
+        RABBITMQ_NODENAME: node,
+        RABBITMQ_NODE_PORT: String(port),
+        RABBITMQ_DIST_PORT: String(port + 20_000),
+        RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
+        RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+        RABBITMQ_LOG_BASE: join(dir, 'log'),
+        RABBITMQ_PID_FILE: join(dir, 'pid'),
+      },
+    });
+    const own = new OwnRabbitNode(node, port, dir);
+    // Until the node has registered with epmd, await_startup fails at once: retry for a while.
+    await waitFor(`node ${node} to start`, () => own.ctl('await_startup', '--timeout', '60').then(() => true, () => undefined), 90_000);
+    return own;
+  }
+
+  async ctl(...args: string[]): Promise<string> {
+    return rabbitmqctl(this.node, ...args);
+  }
+
+  /** Stops the node and removes its files. */
+  async stop(): Promise<void> {
+    await this.ctl('stop').catch(() => undefined); // already down: nothing to stop
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
