@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { startCourier, type RunningCourier } from '../../src/courier.js';
 import { RabbitProbe, randomPrefix } from './rabbit.js';
+import type { MessagePage, MessageStore } from '../../src/app/ports.js';
 
 export const CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
 
@@ -74,6 +75,18 @@ export async function startTestCourier(options: { overrides?: unknown[]; databas
       await deleteBrokerEntities(prefix);
     },
   };
+}
+
+/** How many letters are in each state, read page by page from the store. */
+export async function stateCounts(store: MessageStore): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  let cursor: string | null = null;
+  do {
+    const page: MessagePage = await store.list({ limit: 500, ...(cursor === null ? {} : { cursor }) }, new Date());
+    for (const item of page.items) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return counts;
 }
 
 /** POSTs a FHIR message; `body` may be an object (serialised) or exact bytes. */
