@@ -58,7 +58,14 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
 
     const practices = new Set<string>(config.practices.map((p) => p.ods));
     const delivery = store.deliveryStore();
-    const publisher = new OutboxPublisher(broker, { maxInFlight: config.amqp.maxInFlight, logger: logger.child({ component: 'publisher' }) });
+    const metrics = new CourierMetrics({ collectProcessMetrics: true, practices: config.practices.map((p) => p.ods) });
+    const names = topologyNames(config.amqp.prefix);
+    const publisher = new OutboxPublisher(broker, {
+      maxInFlight: config.amqp.maxInFlight,
+      logger: logger.child({ component: 'publisher' }),
+      observer: metrics.delivery,
+      lettersExchange: names.outbound,
+    });
     await publisher.start();
     const apply = applyDeliveryEvent({
       messages: store,
@@ -70,13 +77,14 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       },
       clock: systemClock,
       random: Math.random,
+      observer: metrics.delivery,
       logger,
     });
     const relay = new OutboxRelay({
       delivery,
       publisher,
       apply,
-      names: topologyNames(config.amqp.prefix),
+      names,
       clock: systemClock,
       logger: logger.child({ component: 'relay' }),
       batchSize: 200,
@@ -86,9 +94,8 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     relay.start();
     closeables.push({ name: 'relay', close: () => relay.stop() });
 
-    const metrics = new CourierMetrics({ collectProcessMetrics: true });
     const parser = bundleParser();
-    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, logger: logger.child({ component: 'acks' }) });
+    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, logger: logger.child({ component: 'acks' }) });
     await consumeAcks(broker, config, parser, ackReceiver, logger);
     await consumeDeadLetters(broker, config, apply, logger);
     const letterReceiver = receiveMessage({
@@ -109,7 +116,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
         return result;
       },
       // Over HTTP the acknowledging practice is MessageHeader.sender (no client authentication yet).
-      ack: async (bundle) => ({ kind: 'ack', ...(await ackReceiver(bundle, (ack) => ack.senderOds)) }),
+      ack: async (bundle) => ({ kind: 'ack', ...(await ackReceiver(bundle, (ack) => ({ ods: ack.senderOds }))) }),
     });
     const http = await startHttp(config, logger, { store, broker, metrics, receive });
     closeables.push({ name: 'http', close: () => http.close() });
@@ -174,7 +181,12 @@ async function startHttp(
         }),
       }),
       trackingRoutes({ store: deps.store, clock: systemClock }),
-      healthRoutes({ store: deps.store, broker: deps.broker, registry: deps.metrics.registry, isStopping: () => stopping }),
+      healthRoutes({
+        store: deps.store,
+        broker: deps.broker,
+        metrics: { contentType: deps.metrics.registry.contentType, render: () => deps.metrics.render(() => deps.store.deliveryStats(), systemClock.now()) },
+        isStopping: () => stopping,
+      }),
     ],
     metrics: deps.metrics,
     ingestObserver: deps.metrics,

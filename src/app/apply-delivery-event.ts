@@ -2,6 +2,7 @@ import type { DeliveryEvent, DeliveryPolicy, TransitionResult } from '../domain/
 import type { TrackingId } from '../domain/ids.js';
 import { transition } from '../domain/transition.js';
 import type { Logger } from '../platform/logger.js';
+import type { DeliveryObserver } from './delivery-observer.js';
 import type { Clock, DeliveryStore, MessageStore } from './ports.js';
 
 export interface ApplyDeliveryEventDeps {
@@ -11,6 +12,7 @@ export interface ApplyDeliveryEventDeps {
   readonly clock: Clock;
   /** A number in [0, 1) for backoff jitter; injected so tests can fix it. */
   readonly random: () => number;
+  readonly observer: DeliveryObserver;
   readonly logger: Logger;
 }
 
@@ -48,6 +50,7 @@ export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryE
       });
       if (committed) {
         if (emit !== undefined) {
+          deps.observer.stateChanged(emit.to);
           deps.logger.info('letter state changed', { trackingId, ods: record.destination, state: emit.to, previousState: emit.from, event: event.kind });
         }
         return result;

@@ -95,9 +95,28 @@ export interface MessageStore {
   /** The stored bytes of the letter, exactly as accepted. */
   body(trackingId: TrackingId): Promise<Uint8Array | undefined>;
   list(filter: MessageFilter, now: Date): Promise<MessagePage>;
+  /** The acknowledgements received for this letter, oldest first (whatever they did). */
+  acks(trackingId: TrackingId): Promise<readonly AckRecord[]>;
+  /** Open letters per practice and state, and the outbox backlog: what the gauges in /metrics show. */
+  deliveryStats(): Promise<DeliveryStats>;
   /** Rejects when the store cannot answer a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Letters of one practice in one non-final state (`escalated` included: it waits for a person). */
+export interface OpenLetters {
+  readonly destination: OdsCode;
+  readonly state: MessageState;
+  readonly count: number;
+  /** When the oldest of them was accepted. */
+  readonly oldestAcceptedAt: Date;
+}
+
+export interface DeliveryStats {
+  readonly open: readonly OpenLetters[];
+  /** Outbox rows not yet confirmed by the broker, by kind. */
+  readonly outbox: { readonly dispatch: number; readonly event: number };
 }
 
 /** Whether the broker connection is currently up; used to refuse custody (503) while it is not. */

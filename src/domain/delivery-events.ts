@@ -32,8 +32,11 @@ export type DeliveryEvent =
   | { readonly kind: 'retry-due' }
   /** Timer: the filing deadline (`deadlineAt`) has passed. */
   | { readonly kind: 'deadline-passed' }
-  /** The broker dead-lettered a copy of the letter (`x-delivery-limit` reached). */
-  | { readonly kind: 'dead-lettered' }
+  /**
+   * The broker dead-lettered a copy of the letter; `brokerReason` is its
+   * `x-first-death-reason` (`delivery_limit`, `rejected`, `expired`, …) when known.
+   */
+  | { readonly kind: 'dead-lettered'; readonly brokerReason?: string }
   /** A person asked for another attempt now. */
   | { readonly kind: 'retry'; readonly reason: string }
   /** A person withdrew the letter (e.g. sent in error). */

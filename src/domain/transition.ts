@@ -72,7 +72,7 @@ const HANDLERS: { readonly [K in DeliveryEvent['kind']]: Handler<Extract<Deliver
   'deadline-passed': (ctx) => onDeadlinePassed(ctx),
   'dead-lettered': (ctx, e) =>
     inStates(ctx, e.kind, ['received', 'dispatched', 'retrying'], () =>
-      escalate(ctx, 'dead-lettered by the broker: the delivery limit was reached', atLeastOne(ctx)),
+      escalate(ctx, deadLetterCause(e.brokerReason), atLeastOne(ctx)),
     ),
   retry: (ctx, e) => onOperatorRetry(ctx, e.reason),
   cancel: (ctx, e) => moveTo(ctx, 'cancelled', `cancelled by a person: ${e.reason}`, { nextDeadline: null }),
@@ -233,4 +233,11 @@ function deadlineReached(ctx: Context): boolean {
 
 function atLeastOne(ctx: Context): number {
   return Math.max(ctx.s.attempts, 1);
+}
+
+/** The escalation cause for a dead-lettered letter, from the broker's reason (a code; anything else is not echoed). */
+function deadLetterCause(brokerReason: string | undefined): string {
+  if (brokerReason === 'delivery_limit') return 'dead-lettered by the broker: the delivery limit was reached (the practice system kept handing it back)';
+  if (brokerReason !== undefined && /^[a-z_]{1,32}$/.test(brokerReason)) return `dead-lettered by the broker (${brokerReason})`;
+  return 'dead-lettered by the broker';
 }

@@ -24,7 +24,13 @@ const duration = z.string().transform((text, ctx) => {
 
 const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-case letters and digits').transform((s) => s);
 
-const practice = z.strictObject({ ods: odsCode, name: z.string().min(1).max(200) });
+/**
+ * `brokerUser`: the RabbitMQ user this practice's system connects as. When
+ * set, an ack on `courier.inbound` for this practice must carry that
+ * `user_id` (RabbitMQ refuses a `user_id` other than the connection's own, so
+ * it cannot be forged); the routing key alone is then not enough.
+ */
+const practice = z.strictObject({ ods: odsCode, name: z.string().min(1).max(200), brokerUser: z.string().min(1).max(255).optional() });
 
 const eventCode = z.string().regex(/^[A-Z0-9]{3,16}$/, 'must be an event code such as ITK003D');
 
@@ -69,7 +75,13 @@ export interface Config {
   /** Milliseconds from acceptance to the filing deadline, per supported event code. */
   readonly deadlines: Readonly<Record<string, number>>;
   readonly logging: FileConfig['logging'];
-  readonly practices: readonly { readonly ods: OdsCode; readonly name: string }[];
+  readonly practices: readonly Practice[];
+}
+
+export interface Practice {
+  readonly ods: OdsCode;
+  readonly name: string;
+  readonly brokerUser?: string | undefined;
 }
 
 export interface ConfigSources {
@@ -121,6 +133,12 @@ function crossChecks(file: FileConfig): string[] {
   (file.practices ?? []).forEach((p, i) => {
     if (seen.has(p.ods)) problems.push(`practices[${i}].ods: duplicate ODS code ${p.ods}`);
     seen.add(p.ods);
+  });
+  const users = new Set<string>();
+  (file.practices ?? []).forEach((p, i) => {
+    if (p.brokerUser === undefined) return;
+    if (users.has(p.brokerUser)) problems.push(`practices[${i}].brokerUser: ${p.brokerUser} is already another practice's user (one could ack for the other)`);
+    users.add(p.brokerUser);
   });
   return problems;
 }

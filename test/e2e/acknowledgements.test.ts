@@ -6,6 +6,7 @@ import { ackMessage, syntheticDocumentReferenceLetter } from '../fixtures/letter
 interface Tracked {
   state: string;
   history: { from: string | null; to: string; cause: string | null }[];
+  acknowledgements: { practice: string | null; code: string; itkCodes: string[]; outcome: string }[];
 }
 
 describe('acknowledgements drive a letter to filed or rejected (real RabbitMQ)', function () {
@@ -55,6 +56,14 @@ describe('acknowledgements drive a letter to filed or rejected (real RabbitMQ)',
     expect(after.state).to.equal('filed');
     expect(after.history).to.deep.equal(filed.history);
     expect(after.history.map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered', 'filed']);
+    const recorded = await waitFor('four acks recorded', async () => {
+      const acks = (await tracked(location)).acknowledgements;
+      return acks.length === 4 ? acks : undefined;
+    });
+    const summary = recorded.map((a) => `${a.itkCodes.join()} ${a.outcome.split(':')[0] ?? ''}`);
+    expect(summary.slice(0, 2)).to.deep.equal(['20013 applied', '30001 applied']);
+    // The two repeats were published together and may be handled in either order.
+    expect(summary.slice(2).sort()).to.deep.equal(['20013 recorded without effect', '30001 recorded without effect']);
   });
 
   it('fatal-error with 30002 → rejected', async () => {
@@ -70,6 +79,10 @@ describe('acknowledgements drive a letter to filed or rejected (real RabbitMQ)',
     publishAck('A81001', marker); // processed after the wrong one: when it lands, the wrong one was handled
     const t = await stateBecomes(location, 'delivered');
     expect(t.history.map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered']);
+    expect(t.acknowledgements.map((a) => [a.practice, a.outcome])).to.deep.equal([
+      ['A81002', 'refused: the acknowledging practice is not the letter destination'],
+      ['A81001', 'applied: delivered'],
+    ]);
   });
 
   it('takes acks over HTTP $process-message too, answering 200 with what it did', async () => {

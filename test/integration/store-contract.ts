@@ -274,6 +274,42 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       }
     });
 
+    it('counts open letters per practice and state with the oldest acceptance, and the outbox backlog', async () => {
+      expect(await store.deliveryStats()).to.deep.equal({ open: [], outbox: { dispatch: 0, event: 0 } });
+      const old = new Date('2026-01-01T08:00:00Z');
+      await accepted(newLetter({ acceptedAt: new Date('2026-01-02T08:00:00Z') }));
+      await accepted(newLetter({ acceptedAt: old }));
+      await accepted(newLetter({ destination: 'B82005' as OdsCode, acceptedAt: new Date('2026-01-03T08:00:00Z') }));
+      const filed = await accepted(newLetter({ destination: 'B82005' as OdsCode, acceptedAt: new Date('2025-12-01T08:00:00Z') }));
+      await sql.query(`UPDATE messages SET state = 'filed' WHERE tracking_id = $1`, [filed.trackingId]);
+      const escalated = await accepted(newLetter({ destination: 'B82005' as OdsCode, acceptedAt: new Date('2026-01-04T08:00:00Z') }));
+      await sql.query(`UPDATE messages SET state = 'escalated' WHERE tracking_id = $1`, [escalated.trackingId]);
+
+      const stats = await store.deliveryStats();
+      expect(stats.open).to.deep.equal([
+        { destination: 'A81001', state: 'received', count: 2, oldestAcceptedAt: old },
+        { destination: 'B82005', state: 'escalated', count: 1, oldestAcceptedAt: new Date('2026-01-04T08:00:00Z') },
+        { destination: 'B82005', state: 'received', count: 1, oldestAcceptedAt: new Date('2026-01-03T08:00:00Z') },
+      ]);
+      // Each acceptance queued one dispatch and one status event.
+      expect(stats.outbox).to.deep.equal({ dispatch: 5, event: 5 });
+    });
+
+    it('keeps every acknowledgement of a letter, oldest first, and those for no letter apart', async () => {
+      const letter = await accepted(newLetter());
+      const delivery = store.deliveryStore();
+      const base = { messageHeaderId: randomUUID(), respondsTo: letter.messageHeaderId, practice: 'A81001', receivedAt: new Date('2026-02-01T10:00:00Z') };
+      await delivery.recordAck({ ...base, trackingId: letter.trackingId, code: 'ok', itkCodes: ['30001'], outcome: 'applied: filed', receivedAt: new Date('2026-02-01T10:00:05Z') });
+      await delivery.recordAck({ ...base, trackingId: letter.trackingId, code: 'ok', itkCodes: ['20013'], outcome: 'applied: delivered' });
+      await delivery.recordAck({ ...base, trackingId: null, respondsTo: 'nothing', practice: null, code: 'fatal-error', itkCodes: [], outcome: 'recorded without effect' });
+      const acks = await store.acks(letter.trackingId);
+      expect(acks.map((a) => [a.itkCodes, a.outcome, a.receivedAt.toISOString(), a.practice, a.trackingId])).to.deep.equal([
+        [['20013'], 'applied: delivered', '2026-02-01T10:00:00.000Z', 'A81001', letter.trackingId],
+        [['30001'], 'applied: filed', '2026-02-01T10:00:05.000Z', 'A81001', letter.trackingId],
+      ]);
+      expect(await store.acks(randomUUID() as TrackingId)).to.deep.equal([]);
+    });
+
     it('answers ping, and undefined or empty for unknown letters', async () => {
       await store.ping();
       const unknown = randomUUID() as TrackingId;

@@ -4,7 +4,7 @@ import { consume, type Consumer, type Delivery } from '../../src/adapters/amqp/c
 import type { Logger } from '../../src/platform/logger.js';
 import { ackMessage } from '../fixtures/letters.js';
 
-/** What the simulated practice answers for one letter (`null`: say nothing, leave it on the queue). */
+/** The acks the simulated practice sends for one letter, in order (empty: takes the letter, never answers). */
 export type PracticeAnswer = { readonly code: 'ok' | 'transient-error' | 'fatal-error'; readonly itkCodes: readonly string[] }[];
 
 /** Infrastructure ack then business ack: the letter is received and filed. */

@@ -96,6 +96,15 @@ describe('config', () => {
     expect(problems).to.match(/delivery\.backoff\.initial/);
   });
 
+  it('takes an optional broker user per practice, never one user for two practices', () => {
+    const config = load([{ practices: [{ ods: 'A81001', name: 'a', brokerUser: 'gp-a' }, { ods: 'A81002', name: 'b' }] }]);
+    expect(config.practices.map((p) => p.brokerUser)).to.deep.equal(['gp-a', undefined]);
+    const problems = problemsOf(() =>
+      load([{ practices: [{ ods: 'A81001', name: 'a', brokerUser: 'gp' }, { ods: 'A81002', name: 'b', brokerUser: 'gp' }] }]),
+    ).join('\n');
+    expect(problems).to.match(/practices\[1\]\.brokerUser: gp is already another practice's user/);
+  });
+
   it('is frozen', () => {
     const config = load();
     expect(Object.isFrozen(config)).to.equal(true);

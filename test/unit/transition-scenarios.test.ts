@@ -22,6 +22,16 @@ describe('transition: scenarios', () => {
     expect(letter).to.deep.equal({ ...accepted(), state: 'filed', attempts: 1, nextDeadline: null });
   });
 
+  it('a dead-lettered letter is escalated with the broker reason as a code, never echoing anything else', () => {
+    const dispatched = snapshot('dispatched', 1, DL);
+    const cause = (brokerReason?: string) =>
+      changed(transition(dispatched, { kind: 'dead-lettered', ...(brokerReason === undefined ? {} : { brokerReason }) }, NOW, POLICY, RANDOM)).cause;
+    expect(cause('delivery_limit')).to.match(/delivery limit was reached/);
+    expect(cause('expired')).to.equal('dead-lettered by the broker (expired)');
+    expect(cause('Patient 9990000115 <script>')).to.equal('dead-lettered by the broker');
+    expect(cause()).to.equal('dead-lettered by the broker');
+  });
+
   it('a business ack before the infrastructure ack files the letter; the late infrastructure ack is ignored', () => {
     const { letter, results } = run(accepted(), [
       [{ kind: 'published', attempt: 1 }, at(T0, SECOND)],

@@ -1,4 +1,5 @@
 import type { OutgoingMessage, PublishOutcome, Publisher } from '../../app/ports.js';
+import type { DeliveryObserver } from '../../app/delivery-observer.js';
 import type { Logger } from '../../platform/logger.js';
 import type { BrokerConnection } from './broker-connection.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
@@ -11,7 +12,14 @@ import { ConfirmPublisher } from './confirm-publisher.js';
 export class OutboxPublisher implements Publisher {
   private readonly publisher: ConfirmPublisher;
 
-  constructor(broker: BrokerConnection, options: { maxInFlight: number; logger: Logger }) {
+  /**
+   * `lettersExchange`: publishes there are letters, all others status events
+   * (for the observer's labels).
+   */
+  constructor(
+    broker: BrokerConnection,
+    private readonly options: { maxInFlight: number; logger: Logger; observer: DeliveryObserver; lettersExchange: string },
+  ) {
     this.publisher = new ConfirmPublisher(broker, { maxInFlight: options.maxInFlight, logger: options.logger, name: 'outbox-publisher' });
   }
 
@@ -21,6 +29,7 @@ export class OutboxPublisher implements Publisher {
   }
 
   async publish(message: OutgoingMessage): Promise<PublishOutcome> {
+    const started = performance.now();
     const result = await this.publisher.publish(message.exchange, message.routingKey, message.body, {
       mandatory: message.mandatory,
       contentType: message.contentType,
@@ -28,6 +37,8 @@ export class OutboxPublisher implements Publisher {
       ...(message.type === undefined ? {} : { type: message.type }),
       ...(message.headers === undefined ? {} : { headers: message.headers }),
     });
+    const what = message.exchange === this.options.lettersExchange ? 'letter' : 'status-event';
+    this.options.observer.published(what, result.outcome, (performance.now() - started) / 1000);
     return result.outcome;
   }
 

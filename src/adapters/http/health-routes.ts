@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import type { Registry } from 'prom-client';
 import type { BrokerStatus, MessageStore } from '../../app/ports.js';
 
 /**
@@ -10,7 +9,8 @@ import type { BrokerStatus, MessageStore } from '../../app/ports.js';
 export function healthRoutes(deps: {
   store: MessageStore;
   broker: BrokerStatus;
-  registry: Registry;
+  /** The Prometheus exposition text, read fresh. */
+  metrics: { contentType: string; render: () => Promise<string> };
   isStopping: () => boolean;
 }): Router {
   const router = Router();
@@ -31,7 +31,7 @@ export function healthRoutes(deps: {
   });
 
   router.get('/metrics', async (_req, res) => {
-    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+    res.type(deps.metrics.contentType).send(await deps.metrics.render());
   });
 
   return router;

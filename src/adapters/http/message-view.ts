@@ -1,4 +1,4 @@
-import type { HistoryEntry, MessageRecord } from '../../app/ports.js';
+import type { AckRecord, HistoryEntry, MessageRecord } from '../../app/ports.js';
 
 /** The tracking JSON of DESIGN §6: ids, codes, states and times only, never the letter. */
 export interface MessageSummaryJson {
@@ -31,11 +31,35 @@ export function messageSummaryJson(record: MessageRecord): MessageSummaryJson {
   };
 }
 
-export function messageDetailJson(record: MessageRecord, history: readonly HistoryEntry[]): MessageSummaryJson & {
-  history: { at: string; from: string | null; to: string; cause: string | null }[];
-} {
+export interface AckJson {
+  receivedAt: string;
+  messageHeaderId: string;
+  practice: string | null;
+  code: string;
+  itkCodes: readonly string[];
+  outcome: string;
+}
+
+/**
+ * DESIGN §6's letter with its history, plus `acknowledgements`: every ack
+ * received for it, including those refused or without effect (the evidence
+ * of what the practice said, and when).
+ */
+export function messageDetailJson(
+  record: MessageRecord,
+  history: readonly HistoryEntry[],
+  acks: readonly AckRecord[],
+): MessageSummaryJson & { history: { at: string; from: string | null; to: string; cause: string | null }[]; acknowledgements: AckJson[] } {
   return {
     ...messageSummaryJson(record),
     history: history.map((h) => ({ at: h.at.toISOString(), from: h.from, to: h.to, cause: h.cause })),
+    acknowledgements: acks.map((a) => ({
+      receivedAt: a.receivedAt.toISOString(),
+      messageHeaderId: a.messageHeaderId,
+      practice: a.practice,
+      code: a.code,
+      itkCodes: a.itkCodes,
+      outcome: a.outcome,
+    })),
   };
 }

@@ -24,7 +24,7 @@ export function trackingRoutes(deps: { store: MessageStore; clock: Clock }): Rou
     if (!isTrackingId(id)) throw new NotFoundError('Message');
     const record = await deps.store.get(id);
     if (record === undefined) throw new NotFoundError('Message');
-    res.json(messageDetailJson(record, await deps.store.history(id)));
+    res.json(messageDetailJson(record, await deps.store.history(id), await deps.store.acks(id)));
   });
 
   router.get('/api/messages', async (req, res) => {

@@ -1,6 +1,8 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '../../app/errors.js';
 import type { IngestObserver } from '../../app/ingest-observer.js';
+import type { DeliveryStats } from '../../app/ports.js';
+import { DeliveryMetrics } from './delivery-metrics.js';
 
 /**
  * Courier's Prometheus metrics on a registry of its own (never the global
@@ -46,8 +48,21 @@ export class CourierMetrics implements IngestObserver {
     registers: [this.registry],
   });
 
-  constructor(options: { collectProcessMetrics?: boolean } = {}) {
+  readonly delivery: DeliveryMetrics;
+
+  constructor(options: { collectProcessMetrics?: boolean; practices?: readonly string[] } = {}) {
     if (options.collectProcessMetrics ?? false) collectDefaultMetrics({ register: this.registry, prefix: 'courier_' });
+    this.delivery = new DeliveryMetrics(this.registry, options.practices ?? []);
+  }
+
+  /**
+   * The exposition text, with the store-backed gauges read fresh. A store
+   * that cannot answer leaves them at their last values (and /readyz says why).
+   */
+  async render(stats: () => Promise<DeliveryStats>, now: Date): Promise<string> {
+    const fresh = await stats().catch(() => undefined);
+    if (fresh !== undefined) this.delivery.refresh(fresh, now);
+    return this.registry.metrics();
   }
 
   validated(seconds: number): void {

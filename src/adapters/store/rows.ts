@@ -1,4 +1,4 @@
-import type { HistoryEntry, MessageRecord } from '../../app/ports.js';
+import type { AckRecord, HistoryEntry, MessageRecord, OpenLetters } from '../../app/ports.js';
 import type { OdsCode, TrackingId } from '../../domain/ids.js';
 import { isMessageState, type MessageState } from '../../domain/message-state.js';
 
@@ -30,6 +30,28 @@ export function toMessageRecord(value: unknown): MessageRecord {
     nextDeadline: row['next_deadline'] === null ? null : date(row, 'next_deadline'),
     deadlineAt: date(row, 'deadline_at'),
   };
+}
+
+export function toAckRecord(value: unknown): AckRecord {
+  const row = asRow(value);
+  const code = text(row, 'code');
+  if (code !== 'ok' && code !== 'transient-error' && code !== 'fatal-error') throw new TypeError('column code is not an ack code');
+  const codes = row['itk_codes'];
+  return {
+    trackingId: nullableText(row, 'tracking_id') as TrackingId | null,
+    messageHeaderId: text(row, 'message_header_id'),
+    respondsTo: text(row, 'responds_to'),
+    practice: nullableText(row, 'practice'),
+    code,
+    itkCodes: Array.isArray(codes) ? codes.filter((c): c is string => typeof c === 'string') : [],
+    outcome: text(row, 'outcome'),
+    receivedAt: date(row, 'received_at'),
+  };
+}
+
+export function toOpenLetters(value: unknown): OpenLetters {
+  const row = asRow(value);
+  return { destination: text(row, 'destination') as OdsCode, state: state(row, 'state'), count: int(row, 'count'), oldestAcceptedAt: date(row, 'oldest') };
 }
 
 export function toHistoryEntry(value: unknown): HistoryEntry {

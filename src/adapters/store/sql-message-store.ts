@@ -1,11 +1,17 @@
-import type { AcceptOutcome, HistoryEntry, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
+import type { AcceptOutcome, AckRecord, DeliveryStats, HistoryEntry, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
 import { MalformedRequestError } from '../../app/errors.js';
 import type { TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqlDeliveryStore } from './sql-delivery-store.js';
 import { enqueue, outboxRows, type OutboxRow } from './outbox.js';
-import { MESSAGE_COLUMNS, asRow, bytes, int, text, toHistoryEntry, toMessageRecord } from './rows.js';
+import { MESSAGE_COLUMNS, asRow, bytes, int, text, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
+import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
+
+/** The non-final states as an SQL list (constants, not input). */
+const OPEN_STATES = MESSAGE_STATES.filter((s) => !isFinalState(s))
+  .map((s) => `'${s}'`)
+  .join(', ');
 import { UNIQUE_VIOLATION, sqlState, type SqlClient, type SqlExecutor } from './sql-client.js';
 
 /**
@@ -62,6 +68,15 @@ export class SqlMessageStore implements MessageStore {
     return rows[0] === undefined ? undefined : bytes(asRow(rows[0]), 'body');
   }
 
+  async acks(trackingId: TrackingId): Promise<readonly AckRecord[]> {
+    const { rows } = await this.db.query(
+      `SELECT tracking_id, message_header_id, responds_to, practice, code, itk_codes, outcome, received_at
+         FROM ack_log WHERE tracking_id = $1 ORDER BY received_at, id`,
+      [trackingId],
+    );
+    return rows.map(toAckRecord);
+  }
+
   /** Keyset paging on (created_at, tracking_id), which the list indexes cover. */
   async list(filter: MessageFilter, now: Date): Promise<MessagePage> {
     if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 500) throw new RangeError('limit must be an integer 1..500');
@@ -88,6 +103,18 @@ export class SqlMessageStore implements MessageStore {
     const items = records.slice(0, filter.limit);
     const last = items.at(-1);
     return { items, nextCursor: records.length > filter.limit && last !== undefined ? encodeCursor(last) : null };
+  }
+
+  /** Served by the state index (final states are excluded before grouping), so it stays cheap as filed letters pile up. */
+  async deliveryStats(): Promise<DeliveryStats> {
+    const open = await this.db.query(
+      `SELECT destination, state, count(*) AS count, min(created_at) AS oldest FROM messages
+        WHERE state IN (${OPEN_STATES}) GROUP BY destination, state ORDER BY destination, state`,
+    );
+    const outbox = await this.db.query('SELECT kind, count(*) AS count FROM outbox GROUP BY kind');
+    const depth = { dispatch: 0, event: 0 };
+    for (const row of outbox.rows.map(asRow)) depth[text(row, 'kind') === 'dispatch' ? 'dispatch' : 'event'] = int(row, 'count');
+    return { open: open.rows.map(toOpenLetters), outbox: depth };
   }
 
   async ping(): Promise<void> {

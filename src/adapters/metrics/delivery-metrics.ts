@@ -1,0 +1,101 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { AckKind, AckResult, DeliveryObserver } from '../../app/delivery-observer.js';
+import type { DeliveryStats, PublishOutcome } from '../../app/ports.js';
+import type { MessageState } from '../../domain/message-state.js';
+
+/**
+ * Delivery metrics (issue: "the signal that would have caught the 53,000"):
+ * counters fed by the delivery side as things happen, and gauges refreshed
+ * from the store on every scrape, so they are right after a restart and
+ * across instances sharing one database. Labels are codes and ODS codes only.
+ * Every practice in the directory is always reported, with 0 when it has no
+ * open letters, so "no series" never hides "no data".
+ */
+export class DeliveryMetrics implements DeliveryObserver {
+  private readonly publishes: Counter<'what' | 'outcome'>;
+  private readonly confirmSeconds: Histogram<'what'>;
+  private readonly stateChanges: Counter<'state'>;
+  private readonly acks: Counter<'kind' | 'result'>;
+  private readonly outboxDepth: Gauge<'kind'>;
+  private readonly openLetters: Gauge<'practice' | 'state'>;
+  private readonly oldestOpenAge: Gauge<'practice'>;
+
+  constructor(
+    registry: Registry,
+    private readonly practices: readonly string[],
+  ) {
+    const registers = [registry];
+    this.publishes = new Counter({
+      name: 'courier_publishes_total',
+      help: 'Publishes answered by the broker, by what was published (letter, status-event) and outcome (confirmed, returned, nacked, connection-lost)',
+      labelNames: ['what', 'outcome'],
+      registers,
+    });
+    this.confirmSeconds = new Histogram({
+      name: 'courier_publish_confirm_seconds',
+      help: 'Time from publish to the broker answering it (confirm, return or loss)',
+      labelNames: ['what'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.stateChanges = new Counter({
+      name: 'courier_letter_state_changes_total',
+      help: 'Committed letter state changes by the state entered (dispatched, delivered, filed, rejected, retrying, escalated, …)',
+      labelNames: ['state'],
+      registers,
+    });
+    this.acks = new Counter({
+      name: 'courier_acks_total',
+      help: 'Acknowledgements received, by kind (infrastructure-ack, business-ack, rejected, transient-error, unrecognised) and result (applied, no-effect, refused, unknown-letter)',
+      labelNames: ['kind', 'result'],
+      registers,
+    });
+    this.outboxDepth = new Gauge({
+      name: 'courier_outbox_depth',
+      help: 'Outbox rows waiting for a broker confirm, by kind (dispatch, event)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.openLetters = new Gauge({
+      name: 'courier_open_letters',
+      help: 'Letters not yet in a final state, per practice and state (escalated included: it waits for a person)',
+      labelNames: ['practice', 'state'],
+      registers,
+    });
+    this.oldestOpenAge = new Gauge({
+      name: 'courier_oldest_open_letter_age_seconds',
+      help: 'Age of the oldest letter not yet in a final state, per practice (0 when none is open)',
+      labelNames: ['practice'],
+      registers,
+    });
+  }
+
+  published(what: 'letter' | 'status-event', outcome: PublishOutcome, seconds: number): void {
+    this.publishes.inc({ what, outcome });
+    this.confirmSeconds.observe({ what }, seconds);
+  }
+
+  stateChanged(to: MessageState): void {
+    this.stateChanges.inc({ state: to });
+  }
+
+  acknowledged(kind: AckKind, result: AckResult): void {
+    this.acks.inc({ kind, result });
+  }
+
+  /** Sets the gauges from a fresh read of the store. */
+  refresh(stats: DeliveryStats, now: Date): void {
+    this.outboxDepth.set({ kind: 'dispatch' }, stats.outbox.dispatch);
+    this.outboxDepth.set({ kind: 'event' }, stats.outbox.event);
+    this.openLetters.reset();
+    this.oldestOpenAge.reset();
+    const oldest = new Map<string, Date>();
+    for (const practice of this.practices) this.oldestOpenAge.set({ practice }, 0);
+    for (const group of stats.open) {
+      this.openLetters.set({ practice: group.destination, state: group.state }, group.count);
+      const known = oldest.get(group.destination);
+      if (known === undefined || group.oldestAcceptedAt < known) oldest.set(group.destination, group.oldestAcceptedAt);
+    }
+    for (const [practice, at] of oldest) this.oldestOpenAge.set({ practice }, Math.max(0, (now.getTime() - at.getTime()) / 1000));
+  }
+}
