@@ -48,6 +48,9 @@ export interface HistoryEntry {
 }
 
 /** Outcome of trying to take a letter into custody. */
+/** What duplicate detection compares (DESIGN §2 step 5). */
+export type LetterIdentity = Pick<NewLetter, 'messageHeaderId' | 'sender' | 'bundleIdentifier' | 'contentHash'>;
+
 export type AcceptOutcome =
   | { readonly kind: 'accepted'; readonly record: MessageRecord }
   /**
@@ -90,6 +93,8 @@ export interface MessagePage {
  */
 export interface MessageStore {
   accept(letter: NewLetter): Promise<AcceptOutcome>;
+  /** The held letter `accept` would answer as this one's duplicate, without writing anything. */
+  findDuplicate(letter: LetterIdentity): Promise<Extract<AcceptOutcome, { kind: 'duplicate' }> | undefined>;
   get(trackingId: TrackingId): Promise<MessageRecord | undefined>;
   history(trackingId: TrackingId): Promise<readonly HistoryEntry[]>;
   /** The stored bytes of the letter, exactly as accepted. */

@@ -65,19 +65,15 @@ export function receiveMessage(deps: ReceiveMessageDeps): (body: Uint8Array, bun
       throw new ProfileViolationError(checked.issues);
     }
     const facts = checked.facts;
-    if (!deps.broker.isConnected()) {
-      throw new BrokerUnavailableError();
-    }
     const deadlineMs = deps.deadlines[facts.event];
     if (deadlineMs === undefined) throw new Error(`No deadline configured for supported event ${facts.event}`);
     const acceptedAt = deps.clock.now();
-    const outcome = await deps.store.accept({
-      ...facts,
-      trackingId: deps.newTrackingId(),
-      body,
-      acceptedAt,
-      deadlineAt: new Date(acceptedAt.getTime() + deadlineMs),
-    });
+    // Duplicates are answered before the broker check (DESIGN §2: step 5 before 6): a resend
+    // of a letter already held is answered 200 even while the broker is away, so the sender stops.
+    const outcome = deps.broker.isConnected()
+      ? await deps.store.accept({ ...facts, trackingId: deps.newTrackingId(), body, acceptedAt, deadlineAt: new Date(acceptedAt.getTime() + deadlineMs) })
+      : await deps.store.findDuplicate(facts);
+    if (outcome === undefined) throw new BrokerUnavailableError();
     const log = deps.logger.child({ messageHeaderId: facts.messageHeaderId, ods: facts.destination, event: facts.event });
     if (outcome.kind === 'accepted') {
       deps.observer.accepted(facts.event);

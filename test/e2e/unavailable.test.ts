@@ -14,9 +14,18 @@ describe('503 when Courier cannot keep its promise', function () {
   });
 
   it('refuses custody with 503 while the broker connection is down, storing nothing', async () => {
-    const before = await postMessage(c.baseUrl, syntheticDocumentReferenceLetter());
+    const held = syntheticDocumentReferenceLetter();
+    const before = await postMessage(c.baseUrl, held);
     expect(before.status).to.equal(202);
     await c.courier.broker.close();
+    // A resend of the letter already held is still answered as the duplicate it is (DESIGN §2: 5 before 6) …
+    const resend = await postMessage(c.baseUrl, held);
+    expect(resend.status, resend.text).to.equal(200);
+    expect(resend.location).to.equal(before.location);
+    const changed = structuredClone(held);
+    changed.entry[0].resource.reason = { text: 'changed' };
+    expect((await postMessage(c.baseUrl, changed)).status).to.equal(409);
+    // … while a new letter cannot be taken.
     const res = await postMessage(c.baseUrl, syntheticDocumentReferenceLetter());
     expect(res.status).to.equal(503);
     expect((res.json as { issue: { code: string }[] }).issue[0]?.code).to.equal('transient');

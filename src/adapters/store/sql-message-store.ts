@@ -1,4 +1,4 @@
-import type { AcceptOutcome, AckRecord, DeliveryStats, HistoryEntry, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
+import type { AcceptOutcome, AckRecord, DeliveryStats, HistoryEntry, LetterIdentity, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
 import { MalformedRequestError } from '../../app/errors.js';
 import type { TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
@@ -48,6 +48,10 @@ export class SqlMessageStore implements MessageStore {
       if (duplicate === undefined) throw error;
       return duplicate;
     }
+  }
+
+  findDuplicate(letter: LetterIdentity): Promise<Extract<AcceptOutcome, { kind: 'duplicate' }> | undefined> {
+    return findDuplicate(this.db, letter);
   }
 
   async get(trackingId: TrackingId): Promise<MessageRecord | undefined> {
@@ -134,7 +138,7 @@ export class SqlMessageStore implements MessageStore {
 }
 
 /** The held letter with this `MessageHeader.id` (preferred) or this sender + `Bundle.identifier`. */
-async function findDuplicate(db: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome | undefined> {
+async function findDuplicate(db: SqlExecutor, letter: LetterIdentity): Promise<Extract<AcceptOutcome, { kind: 'duplicate' }> | undefined> {
   const { rows } = await db.query(
     `SELECT tracking_id, content_hash FROM messages
       WHERE message_header_id = $1 OR (sender = $2 AND bundle_identifier = $3)
