@@ -4,7 +4,8 @@ import { openMemoryStore } from '../../src/adapters/store/open-store.js';
 import { openPgliteClient } from '../../src/adapters/store/pglite-client.js';
 import type { SqlClient } from '../../src/adapters/store/sql-client.js';
 import { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
-import { newLetter, storeContract } from './store-contract.js';
+import { newLetter, storeContract, type OpenedStore } from './store-contract.js';
+import { deliveryStoreContract } from './delivery-store-contract.js';
 
 /**
  * One in-memory database for the suite (creating one takes seconds), emptied
@@ -14,7 +15,7 @@ describe('PGlite store', function () {
   let shared: SqlClient | undefined;
   after(() => shared?.close());
 
-  storeContract('PGlite (embedded, in memory)', async () => {
+  const open = async (): Promise<OpenedStore> => {
     if (shared === undefined) {
       shared = await openPgliteClient(undefined);
       await migrate(shared);
@@ -25,7 +26,9 @@ describe('PGlite store', function () {
       shared = undefined;
     });
     return { store, sql: client, cleanup: () => Promise.resolve() };
-  });
+  };
+  storeContract('PGlite (embedded, in memory)', open);
+  deliveryStoreContract('PGlite (embedded, in memory)', open);
 });
 
 describe('PGlite store opening', function () {

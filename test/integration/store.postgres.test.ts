@@ -7,19 +7,22 @@ import { openPgClient } from '../../src/adapters/store/pg-client.js';
 import { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
 import type { LogContext, Logger } from '../../src/platform/logger.js';
 import { dropSchema, randomSchema, TEST_DATABASE_URL } from '../support/postgres.js';
-import { newLetter, storeContract } from './store-contract.js';
+import { newLetter, storeContract, type OpenedStore } from './store-contract.js';
+import { deliveryStoreContract } from './delivery-store-contract.js';
 
 describe('PostgreSQL store', function () {
   const schema = randomSchema();
   after(() => dropSchema(schema));
 
-  storeContract('PostgreSQL', async () => {
+  const open = async (): Promise<OpenedStore> => {
     const client = await openPgClient({ url: TEST_DATABASE_URL, schema });
     await migrate(client);
     await client.query('TRUNCATE messages, message_history, practice_sequences, outbox, ack_log RESTART IDENTITY');
     const store = new SqlMessageStore(client);
     return { store, sql: client, cleanup: () => store.close() };
-  });
+  };
+  storeContract('PostgreSQL', open);
+  deliveryStoreContract('PostgreSQL', open);
 
   describe('opening and connection failures', function () {
     const fresh = randomSchema();

@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import type { DeliveryStore, LetterChange, MessageRecord } from '../../src/app/ports.js';
+import type { TrackingId } from '../../src/domain/ids.js';
+import type { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
+import { newLetter, type OpenedStore } from './store-contract.js';
+
+const SECOND = 1_000;
+
+/**
+ * The DeliveryStore contract (app/ports.ts), run against every engine: the
+ * outbox claims the relay depends on, and the versioned state change with its
+ * history and outbox rows in one transaction.
+ */
+export function deliveryStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`DeliveryStore contract: ${name}`, function () {
+    let store: SqlMessageStore;
+    let delivery: DeliveryStore;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, cleanup } = await open());
+      delivery = store.deliveryStore();
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    const T0 = new Date('2026-03-01T10:00:00Z');
+    const later = (ms: number) => new Date(T0.getTime() + ms);
+    const accepted = async (overrides: Parameters<typeof newLetter>[0] = {}): Promise<MessageRecord> => {
+      const outcome = await store.accept(newLetter({ acceptedAt: T0, ...overrides }));
+      if (outcome.kind !== 'accepted') throw new Error('expected acceptance');
+      return outcome.record;
+    };
+    const claim = (now: Date, limit = 100) => delivery.claimOutbox(limit, now, new Date(now.getTime() + 60 * SECOND));
+    const dispatched = (record: MessageRecord): LetterChange => ({
+      state: 'dispatched',
+      attempts: 1,
+      nextDeadline: later(600 * SECOND),
+      deadlineAt: record.deadlineAt,
+      cause: 'published to the practice queue',
+      at: later(SECOND),
+      event: { previousState: 'received', reason: null },
+    });
+
+    it('hands out an accepted letter as dispatch work with its exact bytes, and its status event', async () => {
+      const body = new Uint8Array([0, 1, 2, 250, 255]);
+      const record = await accepted({ body });
+      const { dispatches, events } = await claim(T0);
+      expect(dispatches).to.have.length(1);
+      const [work] = dispatches;
+      expect({ ...work, body: undefined, outboxId: undefined }).to.deep.equal({
+        outboxId: undefined,
+        trackingId: record.trackingId,
+        messageHeaderId: record.messageHeaderId,
+        destination: 'A81001',
+        event: 'ITK003D',
+        sequence: 1,
+        attempt: 1,
+        body: undefined,
+      });
+      expect(Buffer.from(work?.body ?? []).equals(Buffer.from(body))).to.equal(true);
+      expect(events.map((e) => [e.routingKey, e.body])).to.deep.equal([
+        [
+          'received.A81001',
+          { trackingId: record.trackingId, messageHeaderId: record.messageHeaderId, state: 'received', previousState: null, at: T0.toISOString(), reason: null },
+        ],
+      ]);
+    });
+
+    it('hides claimed rows until the lease ends or they are released, and forgets completed ones', async () => {
+      await accepted();
+      const first = await claim(T0);
+      expect(first.dispatches).to.have.length(1);
+      expect(await claim(later(30 * SECOND)), 'within the lease').to.deep.equal({ dispatches: [], events: [] });
+      const afterLease = await claim(later(61 * SECOND));
+      expect(afterLease.dispatches.map((d) => d.outboxId)).to.deep.equal(first.dispatches.map((d) => d.outboxId));
+
+      await delivery.releaseOutbox([...afterLease.dispatches.map((d) => d.outboxId), ...afterLease.events.map((e) => e.outboxId)]);
+      const again = await claim(later(62 * SECOND));
+      expect([again.dispatches.length, again.events.length]).to.deep.equal([1, 1]);
+      await delivery.completeOutbox([...again.dispatches.map((d) => d.outboxId), ...again.events.map((e) => e.outboxId)]);
+      expect(await claim(later(3600 * SECOND))).to.deep.equal({ dispatches: [], events: [] });
+    });
+
+    it('claims at most `limit` rows, oldest first', async () => {
+      const records = [];
+      for (let i = 0; i < 3; i++) records.push(await accepted());
+      const { dispatches, events } = await claim(T0, 3);
+      // Each acceptance wrote its dispatch row, then its event row.
+      expect(dispatches.map((d) => d.trackingId)).to.deep.equal([records[0]?.trackingId, records[1]?.trackingId]);
+      expect(events.map((e) => (e.body as { trackingId: string }).trackingId)).to.deep.equal([records[0]?.trackingId]);
+    });
+
+    it('never hands one row to two claimers at once', async () => {
+      for (let i = 0; i < 12; i++) await accepted();
+      const claims = await Promise.all(Array.from({ length: 4 }, () => claim(T0, 7)));
+      const ids = claims.flatMap((c) => [...c.dispatches.map((d) => d.outboxId), ...c.events.map((e) => e.outboxId)]);
+      expect(new Set(ids).size, 'no row twice').to.equal(ids.length);
+      expect(ids).to.have.length(24);
+    });
+
+    it('commits a change with its history entry, status event and next publish only at the expected version', async () => {
+      const record = await accepted();
+      const drained = await claim(T0);
+      await delivery.completeOutbox([...drained.dispatches.map((d) => d.outboxId), ...drained.events.map((e) => e.outboxId)]);
+
+      expect(await delivery.applyChange(record.trackingId, record.version + 1, dispatched(record)), 'stale version').to.equal(false);
+      expect(await store.get(record.trackingId)).to.deep.equal(record);
+      expect(await store.history(record.trackingId)).to.have.length(1);
+
+      expect(await delivery.applyChange(record.trackingId, record.version, dispatched(record))).to.equal(true);
+      const now = await store.get(record.trackingId);
+      expect(now).to.deep.include({ state: 'dispatched', attempts: 1, version: record.version + 1, nextDeadline: later(600 * SECOND), updatedAt: later(SECOND) });
+      expect((await store.history(record.trackingId)).at(-1)).to.deep.equal({ at: later(SECOND), from: 'received', to: 'dispatched', cause: 'published to the practice queue' });
+      const { dispatches, events } = await claim(later(2 * SECOND));
+      expect(dispatches, 'no publish asked for').to.deep.equal([]);
+      expect(events.map((e) => [e.routingKey, (e.body as { previousState: string }).previousState])).to.deep.equal([['dispatched.A81001', 'received']]);
+
+      // A retry: same state row, a new attempt to publish, no status event when the state stays.
+      const retry: LetterChange = { state: 'dispatched', attempts: 2, nextDeadline: null, deadlineAt: record.deadlineAt, cause: 'retry', at: later(3 * SECOND), publishAttempt: 2 };
+      expect(await delivery.applyChange(record.trackingId, record.version + 1, retry)).to.equal(true);
+      const next = await claim(later(4 * SECOND));
+      expect(next.dispatches.map((d) => [d.trackingId, d.attempt, d.sequence])).to.deep.equal([[record.trackingId, 2, 1]]);
+      expect(next.events).to.deep.equal([]);
+      expect(await store.history(record.trackingId), 'no history without a state change').to.have.length(2);
+    });
+
+    it('finds letters by MessageHeader.id, and lists those past their next deadline, soonest first', async () => {
+      const a = await accepted({ deadlineAt: later(3600 * SECOND) });
+      const b = await accepted({ deadlineAt: later(1800 * SECOND) });
+      await accepted({ deadlineAt: later(7200 * SECOND) });
+      expect((await delivery.findByMessageHeaderId(a.messageHeaderId))?.trackingId).to.equal(a.trackingId);
+      expect(await delivery.findByMessageHeaderId(randomUUID())).to.equal(undefined);
+      const due = await delivery.due(later(3600 * SECOND), 10);
+      expect(due.map((r) => r.trackingId)).to.deep.equal([b.trackingId, a.trackingId]);
+      expect((await delivery.due(later(3600 * SECOND), 1)).map((r) => r.trackingId)).to.deep.equal([b.trackingId]);
+      expect(await delivery.due(T0, 10)).to.deep.equal([]);
+      expect(await store.get(randomUUID() as TrackingId)).to.equal(undefined);
+    });
+  });
+}
