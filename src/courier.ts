@@ -21,6 +21,7 @@ import { declareTopology } from './adapters/amqp/topology.js';
 import { OutboxPublisher } from './adapters/amqp/outbox-publisher.js';
 import { applyDeliveryEvent } from './app/apply-delivery-event.js';
 import { OutboxRelay } from './app/outbox-relay.js';
+import { TimerSweeper } from './app/timer-sweeper.js';
 import { topologyNames } from './domain/topology-names.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
@@ -93,6 +94,17 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     });
     relay.start();
     closeables.push({ name: 'relay', close: () => relay.stop() });
+    const sweeper = new TimerSweeper({
+      timers: store.timerStore(),
+      apply,
+      clock: systemClock,
+      logger: logger.child({ component: 'timers' }),
+      batchSize: 200,
+      leaseMs: 60_000,
+      intervalMs: config.delivery.sweepInterval,
+    });
+    sweeper.start();
+    closeables.push({ name: 'timers', close: () => sweeper.stop() });
 
     const parser = bundleParser();
     const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, logger: logger.child({ component: 'acks' }) });

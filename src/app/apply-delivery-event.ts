@@ -1,9 +1,9 @@
-import type { DeliveryEvent, DeliveryPolicy, TransitionResult } from '../domain/delivery-events.js';
+import type { DeliveryEvent, DeliveryPolicy, LetterSnapshot, TransitionResult } from '../domain/delivery-events.js';
 import type { TrackingId } from '../domain/ids.js';
 import { transition } from '../domain/transition.js';
 import type { Logger } from '../platform/logger.js';
 import type { DeliveryObserver } from './delivery-observer.js';
-import type { Clock, DeliveryStore, MessageStore } from './ports.js';
+import type { Clock, DeliveryStore, MessageRecord, MessageStore } from './ports.js';
 
 export interface ApplyDeliveryEventDeps {
   readonly messages: MessageStore;
@@ -17,6 +17,11 @@ export interface ApplyDeliveryEventDeps {
 }
 
 export type ApplyDeliveryEvent = (trackingId: TrackingId, event: DeliveryEvent) => Promise<TransitionResult | undefined>;
+
+/** What the state machine sees of a stored letter. */
+export function letterSnapshot(record: MessageRecord): LetterSnapshot {
+  return { state: record.state, attempts: record.attempts, acceptedAt: record.createdAt, deadlineAt: record.deadlineAt, nextDeadline: record.nextDeadline };
+}
 
 /** Optimistic updates lose only to a concurrent change of the same letter; a few tries always suffice. */
 const MAX_TRIES = 5;
@@ -33,7 +38,7 @@ export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryE
       const record = await deps.messages.get(trackingId);
       if (record === undefined) return undefined;
       const now = deps.clock.now();
-      const snapshot = { state: record.state, attempts: record.attempts, acceptedAt: record.createdAt, deadlineAt: record.deadlineAt, nextDeadline: record.nextDeadline };
+      const snapshot = letterSnapshot(record);
       const result = transition(snapshot, event, now, deps.policy, deps.random());
       if (result.kind === 'ignored') return result;
       const publish = result.effects.find((e) => e.kind === 'publish');

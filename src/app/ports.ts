@@ -194,6 +194,18 @@ export interface DeliveryStore {
 }
 
 /**
+ * Durable timers (DESIGN §5): every non-final letter's `nextDeadline` is in
+ * the store, so timers survive restarts and a sweeper catches up after
+ * downtime. A claimed letter is hidden from other claimers until `leaseUntil`
+ * or until released; a claim does not change the letter's version.
+ */
+export interface TimerStore {
+  /** Letters whose `nextDeadline` has passed and that no one else holds, soonest first. */
+  claimDue(now: Date, limit: number, leaseUntil: Date): Promise<readonly MessageRecord[]>;
+  releaseTimers(trackingIds: readonly TrackingId[]): Promise<void>;
+}
+
+/**
  * What the broker said about one publish. Only `confirmed` means the broker
  * has it; `returned` means no queue took it (unroutable) although a confirm
  * followed; `nacked` and `connection-lost` mean "publish again later".

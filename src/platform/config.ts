@@ -49,6 +49,8 @@ const fileSchema = z.strictObject({
     infrastructureAckTimeout: duration,
     backoff: z.strictObject({ initial: duration, max: duration }),
     maxAttempts: z.number().int().min(1).max(100),
+    /** How often the timer sweeper looks for due timers when none were due (a backlog is worked through without pausing). */
+    sweepInterval: duration,
   }),
   /** Supported events are exactly the keys here: every accepted letter has a filing deadline. */
   deadlines: z.record(eventCode, duration).refine((d) => Object.keys(d).length > 0, 'must name at least one event'),

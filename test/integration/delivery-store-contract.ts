@@ -126,6 +126,34 @@ export function deliveryStoreContract(name: string, open: () => Promise<OpenedSt
       expect(await store.history(record.trackingId), 'no history without a state change').to.have.length(2);
     });
 
+    it('claims letters past their next deadline for one sweeper at a time, without touching their version', async () => {
+      const timers = store.timerStore();
+      const a = await accepted({ deadlineAt: later(3600 * SECOND) });
+      const b = await accepted({ deadlineAt: later(1800 * SECOND) });
+      const c = await accepted({ deadlineAt: later(7200 * SECOND) });
+      const lease = (now: Date) => new Date(now.getTime() + 60 * SECOND);
+      const now = later(3600 * SECOND);
+      expect(await timers.claimDue(T0, 10, lease(T0)), 'nothing due yet').to.deep.equal([]);
+      const first = await timers.claimDue(now, 1, lease(now));
+      expect(first.map((r) => r.trackingId), 'soonest first, at most limit').to.deep.equal([b.trackingId]);
+      expect(first[0]?.version).to.equal(b.version);
+      expect((await timers.claimDue(now, 10, lease(now))).map((r) => r.trackingId), 'claimed ones hidden').to.deep.equal([a.trackingId]);
+      expect(await timers.claimDue(now, 10, lease(now))).to.deep.equal([]);
+      await timers.releaseTimers([a.trackingId]);
+      expect((await timers.claimDue(now, 10, lease(now))).map((r) => r.trackingId), 'released').to.deep.equal([a.trackingId]);
+      const afterLease = later(3661 * SECOND);
+      expect((await timers.claimDue(afterLease, 10, lease(afterLease))).map((r) => r.trackingId).sort(), 'leases lapse').to.deep.equal(
+        [a.trackingId, b.trackingId].sort(),
+      );
+      expect((await store.get(b.trackingId))?.version, 'a claim is not a change').to.equal(b.version);
+      expect(await delivery.applyChange(b.trackingId, b.version, dispatched(b)), 'a claimed letter still changes').to.equal(true);
+      const end = later(9000 * SECOND);
+      const racing = await Promise.all([0, 1, 2].map(() => timers.claimDue(end, 2, lease(end))));
+      const ids = racing.flatMap((r) => r.map((x) => x.trackingId));
+      expect(new Set(ids).size, 'no letter to two sweepers').to.equal(ids.length);
+      expect(ids).to.include(c.trackingId);
+    });
+
     it('finds letters by MessageHeader.id, and lists those past their next deadline, soonest first', async () => {
       const a = await accepted({ deadlineAt: later(3600 * SECOND) });
       const b = await accepted({ deadlineAt: later(1800 * SECOND) });

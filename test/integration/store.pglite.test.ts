@@ -47,8 +47,8 @@ describe('PGlite store opening', function () {
     try {
       await migrate(client);
       await migrate(client);
-      const { rows } = await client.query('SELECT version FROM schema_migrations');
-      expect(rows).to.deep.equal([{ version: 1 }]);
+      const { rows } = await client.query('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows).to.deep.equal([{ version: 1 }, { version: 2 }]);
     } finally {
       await client.close();
     }

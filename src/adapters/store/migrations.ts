@@ -94,6 +94,17 @@ CREATE INDEX ack_log_tracking_idx ON ack_log (tracking_id, received_at, id);
 CREATE INDEX ack_log_responds_to_idx ON ack_log (responds_to);
 `,
   },
+  {
+    version: 2,
+    name: 'timer claims',
+    sql: `
+-- A sweeper claims letters whose next_deadline has passed (FOR UPDATE SKIP
+-- LOCKED plus this lease, like the outbox), so instances sharing a database
+-- never apply one timer twice at once, and a crashed sweeper's claims lapse.
+-- Not part of the letter's version: claiming is not a change of the letter.
+ALTER TABLE messages ADD COLUMN timer_claimed_until timestamptz;
+`,
+  },
 ];
 
 /** Constant naming Courier's migration lock among the database's advisory locks. */

@@ -4,6 +4,7 @@ import type { TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqlDeliveryStore } from './sql-delivery-store.js';
+import { SqlTimerStore } from './sql-timer-store.js';
 import { enqueue, outboxRows, type OutboxRow } from './outbox.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
 import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
@@ -27,6 +28,11 @@ export class SqlMessageStore implements MessageStore {
     /** Runs once the database is closed, e.g. to release the data directory lock. */
     private readonly afterClose: () => void = () => undefined,
   ) {}
+
+  /** Durable timers on the same database. */
+  timerStore(): SqlTimerStore {
+    return new SqlTimerStore(this.db);
+  }
 
   /** The delivery side (outbox, state changes, acks) on the same database. */
   deliveryStore(): SqlDeliveryStore {
