@@ -10,6 +10,8 @@ import type { Bundle } from './domain/letter-rules.js';
 import { createApp } from './adapters/http/create-app.js';
 import { fhirRoutes } from './adapters/http/fhir-routes.js';
 import { trackingRoutes } from './adapters/http/tracking-routes.js';
+import { manualActionRoutes } from './adapters/http/manual-action-routes.js';
+import { manualAction, type ManualAction } from './app/manual-action.js';
 import { healthRoutes } from './adapters/http/health-routes.js';
 import { capabilityStatement } from './adapters/http/capability-statement.js';
 import { CourierMetrics } from './adapters/metrics/prometheus.js';
@@ -76,6 +78,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
         backoff: { initialMs: config.delivery.backoff.initial, maxMs: config.delivery.backoff.max },
         maxAttempts: config.delivery.maxAttempts,
       },
+      filingWindows: config.deadlines,
       clock: systemClock,
       random: Math.random,
       observer: metrics.delivery,
@@ -130,7 +133,8 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       // Over HTTP the acknowledging practice is MessageHeader.sender (no client authentication yet).
       ack: async (bundle) => ({ kind: 'ack', ...(await ackReceiver(bundle, (ack) => ({ ods: ack.senderOds }))) }),
     });
-    const http = await startHttp(config, logger, { store, broker, metrics, receive });
+    const act = manualAction({ apply, logger: logger.child({ component: 'operator' }), publishQueued: () => relay.nudge() });
+    const http = await startHttp(config, logger, { store, broker, metrics, receive, act });
     closeables.push({ name: 'http', close: () => http.close() });
     logger.info('Courier listening', { port: http.port });
 
@@ -175,7 +179,7 @@ interface HttpHandle {
 async function startHttp(
   config: Config,
   logger: Logger,
-  deps: { store: MessageStore; broker: BrokerStatus; metrics: CourierMetrics; receive: (body: Uint8Array) => Promise<ReceiveResult> },
+  deps: { store: MessageStore; broker: BrokerStatus; metrics: CourierMetrics; receive: (body: Uint8Array) => Promise<ReceiveResult>; act: ManualAction },
 ): Promise<HttpHandle> {
   const supportedEvents = Object.keys(config.deadlines);
   let stopping = false;
@@ -193,6 +197,7 @@ async function startHttp(
         }),
       }),
       trackingRoutes({ store: deps.store, clock: systemClock }),
+      manualActionRoutes({ act: deps.act, store: deps.store }),
       healthRoutes({
         store: deps.store,
         broker: deps.broker,

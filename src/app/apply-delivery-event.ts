@@ -9,6 +9,8 @@ export interface ApplyDeliveryEventDeps {
   readonly messages: MessageStore;
   readonly delivery: DeliveryStore;
   readonly policy: DeliveryPolicy;
+  /** `deadlines.<event>` in milliseconds: each event's filing window. */
+  readonly filingWindows: Readonly<Record<string, number>>;
   readonly clock: Clock;
   /** A number in [0, 1) for backoff jitter; injected so tests can fix it. */
   readonly random: () => number;
@@ -18,9 +20,21 @@ export interface ApplyDeliveryEventDeps {
 
 export type ApplyDeliveryEvent = (trackingId: TrackingId, event: DeliveryEvent) => Promise<TransitionResult | undefined>;
 
-/** What the state machine sees of a stored letter. */
-export function letterSnapshot(record: MessageRecord): LetterSnapshot {
-  return { state: record.state, attempts: record.attempts, acceptedAt: record.createdAt, deadlineAt: record.deadlineAt, nextDeadline: record.nextDeadline };
+/**
+ * What the state machine sees of a stored letter. `filingWindowMs` is the
+ * configured time from acceptance to filed for its event (an operator retry
+ * gives the letter that window again); without it the domain falls back to
+ * the letter's own `deadlineAt − acceptedAt`.
+ */
+export function letterSnapshot(record: MessageRecord, filingWindowMs?: number): LetterSnapshot {
+  return {
+    state: record.state,
+    attempts: record.attempts,
+    acceptedAt: record.createdAt,
+    deadlineAt: record.deadlineAt,
+    nextDeadline: record.nextDeadline,
+    ...(filingWindowMs === undefined ? {} : { filingWindowMs }),
+  };
 }
 
 /** Optimistic updates lose only to a concurrent change of the same letter; a few tries always suffice. */
@@ -38,7 +52,7 @@ export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryE
       const record = await deps.messages.get(trackingId);
       if (record === undefined) return undefined;
       const now = deps.clock.now();
-      const snapshot = letterSnapshot(record);
+      const snapshot = letterSnapshot(record, deps.filingWindows[record.event]);
       const result = transition(snapshot, event, now, deps.policy, deps.random());
       if (result.kind === 'ignored') return result;
       const publish = result.effects.find((e) => e.kind === 'publish');

@@ -9,6 +9,9 @@ import type { BackoffPolicy } from './retry-policy.js';
  * Reasons and causes are Courier-written text, ITK codes or an operator's
  * note: they go into history and onto `courier.events`, so callers must never
  * put clinical content (NHS numbers, names, letter text) into them.
+ * Operator events (`retry`, `cancel`, `resolve`) carry the person's note as
+ * `reason` and who they are as `actor` (an operator identifier such as
+ * `jsmith@trust`); both go into the history cause and the status event.
  */
 export type DeliveryEvent =
   /** The broker confirmed attempt `attempt` and did not return it. */
@@ -38,13 +41,33 @@ export type DeliveryEvent =
    */
   | { readonly kind: 'dead-lettered'; readonly brokerReason?: string }
   /** A person asked for another attempt now. */
-  | { readonly kind: 'retry'; readonly reason: string }
+  | { readonly kind: 'retry'; readonly reason: string; readonly actor: string }
   /** A person withdrew the letter (e.g. sent in error). */
-  | { readonly kind: 'cancel'; readonly reason: string }
+  | { readonly kind: 'cancel'; readonly reason: string; readonly actor: string }
   /** A person closed the letter by other means (e.g. sent on paper, confirmed by phone). */
-  | { readonly kind: 'resolve'; readonly reason: string };
+  | { readonly kind: 'resolve'; readonly reason: string; readonly actor: string };
 
 export type DeliveryEventKind = DeliveryEvent['kind'];
+
+/** One entry per event kind: a kind added to `DeliveryEvent` but not here (or listed here but not there) is a compile error. */
+const EVENT_KINDS: { readonly [K in DeliveryEventKind]: null } = {
+  published: null,
+  'publish-failed': null,
+  'infrastructure-ack': null,
+  'business-ack': null,
+  rejected: null,
+  'transient-error': null,
+  'ack-timeout': null,
+  'retry-due': null,
+  'deadline-passed': null,
+  'dead-lettered': null,
+  retry: null,
+  cancel: null,
+  resolve: null,
+};
+
+/** Every event kind, for code and tests that must enumerate them (the state diagram, the state × event matrix). */
+export const DELIVERY_EVENT_KINDS = Object.freeze(Object.keys(EVENT_KINDS)) as readonly DeliveryEventKind[];
 
 /** `unroutable`: returned by the broker; `nacked`: negatively confirmed. */
 export type PublishFailure = 'unroutable' | 'nacked';
@@ -61,6 +84,13 @@ export interface LetterSnapshot {
   readonly acceptedAt: Date;
   /** The filing deadline: `deadlines.<eventCode>` after acceptance, unless renewed by an operator retry. */
   readonly deadlineAt: Date;
+  /**
+   * The letter's filing window (`deadlines.<eventCode>`), in milliseconds: what
+   * an operator retry gives it afresh. When absent it is taken as
+   * `deadlineAt − acceptedAt`, which is right only until a first operator retry
+   * has moved `deadlineAt`: every later retry would then get a longer window.
+   */
+  readonly filingWindowMs?: number;
   /** When the letter must next move on; null in final states and in `escalated`. */
   readonly nextDeadline: Date | null;
 }

@@ -28,14 +28,20 @@ import type { DeliveryEvent, DeliveryPolicy, Effect, LetterSnapshot, TransitionR
  *   count): it is retried with backoff and bounded by the deadline, not by
  *   `maxAttempts`. An unroutable one escalates: no queue for the practice is a
  *   configuration fault that retrying cannot fix.
- * - Operator `retry` is allowed from `escalated` (publish now; attempts carry
- *   on, so after exhausting `maxAttempts` each operator retry buys one more
- *   attempt) and from `retrying` (publish now instead of after the backoff).
- *   From `escalated` it restarts the filing clock with the letter's original
- *   window (`deadlineAt − acceptedAt`), since most escalated letters are past
- *   their deadline and would otherwise be escalated again at once.
+ * - Operator `retry` is allowed from `escalated` only (publish now; attempts
+ *   carry on, so after exhausting `maxAttempts` each operator retry buys one
+ *   more attempt). It restarts the filing clock with the letter's original
+ *   window (`filingWindowMs`), since most escalated letters are past their
+ *   deadline and would otherwise be escalated again at once. Every retry gets
+ *   that same window: `deadlineAt − acceptedAt` is only a fallback, because
+ *   after one retry it has grown by the time the letter waited for a person. A
+ *   `retrying` letter already has its next attempt scheduled, and a retry
+ *   that left the state unchanged would leave no history entry (history
+ *   records changes of state), so a person's action would go unrecorded.
  * - Operator `cancel` and `resolve` close any non-final letter: a person may
  *   send a letter on paper during a known outage without waiting for escalation.
+ * - Every operator cause names the person and their note:
+ *   `cancelled by a person (jsmith@trust): sent on paper`.
  *
  * @param random a number in [0, 1) for backoff jitter (see retry-policy.ts).
  */
@@ -74,9 +80,9 @@ const HANDLERS: { readonly [K in DeliveryEvent['kind']]: Handler<Extract<Deliver
     inStates(ctx, e.kind, ['received', 'dispatched', 'retrying'], () =>
       escalate(ctx, deadLetterCause(e.brokerReason), atLeastOne(ctx)),
     ),
-  retry: (ctx, e) => onOperatorRetry(ctx, e.reason),
-  cancel: (ctx, e) => moveTo(ctx, 'cancelled', `cancelled by a person: ${e.reason}`, { nextDeadline: null }),
-  resolve: (ctx, e) => moveTo(ctx, 'resolved', `resolved by a person: ${e.reason}`, { nextDeadline: null }),
+  retry: (ctx, e) => onOperatorRetry(ctx, byPerson('retry requested', e)),
+  cancel: (ctx, e) => moveTo(ctx, 'cancelled', byPerson('cancelled', e), { nextDeadline: null }),
+  resolve: (ctx, e) => moveTo(ctx, 'resolved', byPerson('resolved', e), { nextDeadline: null }),
 };
 
 interface Context {
@@ -137,12 +143,16 @@ function onDeadlinePassed(ctx: Context): TransitionResult {
   return escalateForDeadline(ctx);
 }
 
-function onOperatorRetry(ctx: Context, reason: string): TransitionResult {
-  const { state, deadlineAt, acceptedAt } = ctx.s;
-  if (state === 'retrying') return republish(ctx, deadlineAt, `retry requested by a person: ${reason}`);
-  if (state !== 'escalated') return ignored(`retry ignored: only an escalated or retrying letter can be retried, not a ${state} one`);
-  const window = Math.max(deadlineAt.getTime() - acceptedAt.getTime(), 0);
-  return republish(ctx, new Date(ctx.now.getTime() + window), `retry requested by a person: ${reason}`);
+function onOperatorRetry(ctx: Context, cause: string): TransitionResult {
+  const { state, deadlineAt, acceptedAt, filingWindowMs } = ctx.s;
+  if (state !== 'escalated') return ignored(`retry ignored: only an escalated letter can be retried, not a ${state} one`);
+  const window = Math.max(filingWindowMs ?? deadlineAt.getTime() - acceptedAt.getTime(), 0);
+  return republish(ctx, new Date(ctx.now.getTime() + window), cause);
+}
+
+/** The history cause of an operator event: what was done, by whom, and their note. */
+function byPerson(done: string, e: { readonly actor: string; readonly reason: string }): string {
+  return `${done} by a person (${e.actor}): ${e.reason}`;
 }
 
 /** Publish attempt attempts+1 now, from `retrying`; the timer re-fires `retry-due` if no confirm arrives. */

@@ -26,6 +26,8 @@ export interface LogContext {
   url?: string;
   event?: string;
   reason?: string;
+  /** Who asked for an operator action: an operator identifier (e.g. `jsmith@trust`), never their free-text note. */
+  actor?: string;
   pid?: number;
   port?: number;
 }

@@ -117,7 +117,8 @@ describe('timers: retries, escalation and deadlines (real RabbitMQ)', function (
     it('escalates every letter whose filing deadline passed while Courier was stopped, as soon as it starts', async () => {
       // Deadlines of 2 s and an ack timeout far beyond them: only the filing deadline can move these letters.
       const timers = { delivery: { infrastructureAckTimeout: 'PT1H', sweepInterval: 'PT0.2S' }, deadlines: { ITK003D: 'PT2S' } };
-      running = await start([timers]);
+      // The first run sweeps only once, at start-up: however slowly the letters go in, none can be escalated before the stop.
+      running = await start([timers, { delivery: { sweepInterval: 'PT1H' } }]);
       const total = 50;
       for (let i = 0; i < total; i++) expect((await postMessage(`http://127.0.0.1:${running.port}`, syntheticDocumentReferenceLetter())).status).to.equal(202);
       const before = await stateCounts(running.store);

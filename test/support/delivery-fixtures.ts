@@ -65,9 +65,9 @@ export function eventFor(column: Column, letter: LetterSnapshot): { event: Deliv
     'retry-due': { kind: 'retry-due' },
     'deadline-passed': { kind: 'deadline-passed' },
     'dead-lettered': { kind: 'dead-lettered' },
-    retry: { kind: 'retry', reason: 'practice system back up' },
-    cancel: { kind: 'cancel', reason: 'sent in error' },
-    resolve: { kind: 'resolve', reason: 'sent on paper' },
+    retry: { kind: 'retry', reason: 'practice system back up', actor: 'jsmith@trust' },
+    cancel: { kind: 'cancel', reason: 'sent in error', actor: 'jsmith@trust' },
+    resolve: { kind: 'resolve', reason: 'sent on paper', actor: 'jsmith@trust' },
   };
   return { event: events[column], now: column === 'deadline-passed' ? AFTER_DL : NOW };
 }

@@ -112,7 +112,7 @@ describe('transition: scenarios', () => {
     const escalated = snapshot('escalated', 5, null);
     const later = at(DL, 3 * HOUR);
     const { letter, results } = run(escalated, [
-      [{ kind: 'retry', reason: 'practice fixed its endpoint' }, later],
+      [{ kind: 'retry', reason: 'practice fixed its endpoint', actor: 'jsmith@trust' }, later],
       [{ kind: 'published', attempt: 6 }, at(later, SECOND)],
     ]);
     expect(changed(results[0]!).deadlineAt).to.deep.equal(at(later, 24 * HOUR));
@@ -122,6 +122,26 @@ describe('transition: scenarios', () => {
     // Past maxAttempts, one more failed attempt goes straight back to a person.
     const timeout = changed(transition(letter, { kind: 'ack-timeout' }, letter.nextDeadline!, POLICY, RANDOM));
     expect(timeout.state).to.equal('escalated');
+  });
+
+  it('every operator retry gets the original filing window, not one grown by the waits before it', () => {
+    const retry = { kind: 'retry', reason: 'endpoint fixed', actor: 'jsmith@trust' } as const;
+    const first = at(DL, 3 * HOUR);
+    const escalatedAgain = { ...snapshot('escalated', 5, null, at(first, 24 * HOUR)), filingWindowMs: 24 * HOUR };
+    const second = at(first, 3 * 24 * HOUR);
+    // Not 51 h (deadlineAt − acceptedAt after the first retry): the app must pass filingWindowMs for this.
+    expect(changed(transition(escalatedAgain, retry, second, POLICY, RANDOM)).deadlineAt).to.deep.equal(at(second, 24 * HOUR));
+  });
+
+  it('an operator action records who did it and why, in the cause and the status event', () => {
+    const dispatched = snapshot('dispatched', 1, DL);
+    const cancel = changed(transition(dispatched, { kind: 'cancel', reason: 'sent on paper', actor: 'jsmith@trust' }, NOW, POLICY, RANDOM));
+    expect(cancel.cause).to.equal('cancelled by a person (jsmith@trust): sent on paper');
+    expect(cancel.effects).to.deep.equal([{ kind: 'emit-event', from: 'dispatched', to: 'cancelled', reason: cancel.cause }]);
+    const resolve = changed(transition(dispatched, { kind: 'resolve', reason: 'confirmed by phone', actor: 'ops1' }, NOW, POLICY, RANDOM));
+    expect(resolve.cause).to.equal('resolved by a person (ops1): confirmed by phone');
+    const retry = changed(transition(snapshot('escalated', 1, null), { kind: 'retry', reason: 'endpoint fixed', actor: 'jsmith@trust' }, NOW, POLICY, RANDOM));
+    expect(retry.cause).to.equal('retry requested by a person (jsmith@trust): endpoint fixed');
   });
 
   it('a nacked publish is not an attempt and is retried even past maxAttempts, until the deadline', () => {

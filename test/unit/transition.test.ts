@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { transition } from '../../src/domain/transition.js';
 import { MESSAGE_STATES, type MessageState } from '../../src/domain/message-state.js';
-import type { LetterSnapshot } from '../../src/domain/delivery-events.js';
-import { COLUMNS, DL, HOUR, MINUTE, NOW, POLICY, RANDOM, SECOND, at, changed, eventFor, snapshot, summarise, type Column } from '../support/delivery-fixtures.js';
+import { DELIVERY_EVENT_KINDS, type LetterSnapshot } from '../../src/domain/delivery-events.js';
+import { AFTER_DL, COLUMNS, DL, HOUR, MINUTE, NOW, POLICY, RANDOM, SECOND, at, changed, eventFor, snapshot, summarise, type Column } from '../support/delivery-fixtures.js';
 
 /** One representative letter per state, as the store would hold it an hour after acceptance. */
 const LETTERS: Record<MessageState, LetterSnapshot> = {
@@ -84,7 +84,8 @@ const EXPECTED: Record<MessageState, Record<Column, Cell>> = {
     'retry-due': go('retrying', 2, at(NOW, 10 * MINUTE), ['publish:3']),
     'deadline-passed': go('escalated', 2, null, ESCALATE),
     'dead-lettered': go('escalated', 2, null, ESCALATE),
-    retry: go('retrying', 2, at(NOW, 10 * MINUTE), ['publish:3']),
+    // Its next attempt is already scheduled; a same-state change would leave no history entry.
+    retry: I,
     cancel: go('cancelled', 2, null, EMIT),
     resolve: go('resolved', 2, null, EMIT),
   },
@@ -133,6 +134,16 @@ describe('transition: every state × event pair', () => {
     for (const state of MESSAGE_STATES) expect(Object.keys(EXPECTED[state])).to.have.members([...COLUMNS]);
   });
 
+  it('every state × event kind pair is in the table: no kind of DeliveryEvent lacks a column', () => {
+    const missing: string[] = [];
+    for (const state of MESSAGE_STATES) {
+      const kinds = new Set(Object.keys(EXPECTED[state]).map((column) => eventFor(column as Column, LETTERS[state]).event.kind));
+      expect([...kinds].filter((kind) => !DELIVERY_EVENT_KINDS.includes(kind)), `${state}: columns of unknown kinds`).to.deep.equal([]);
+      for (const kind of DELIVERY_EVENT_KINDS) if (!kinds.has(kind)) missing.push(`${state} × ${kind}`);
+    }
+    expect(missing, 'pairs without a cell').to.deep.equal([]);
+  });
+
   for (const state of MESSAGE_STATES) {
     for (const column of COLUMNS) {
       const expected = EXPECTED[state][column];
@@ -166,5 +177,84 @@ describe('transition: every state × event pair', () => {
         }
       });
     }
+  }
+});
+
+type Target = MessageState | typeof I;
+/** A row where every column not listed is ignored. */
+const moves = (cells: Partial<Record<Column, MessageState>>): Record<Column, Target> =>
+  Object.fromEntries(COLUMNS.map((c) => [c, cells[c] ?? I])) as Record<Column, Target>;
+const CLOSE = { cancel: 'cancelled', resolve: 'resolved' } as const;
+const ANSWERS = { 'business-ack': 'filed', rejected: 'rejected' } as const;
+const FINAL_TARGETS = moves({});
+
+/**
+ * Where each pair leads when the rules' other branches apply: written down
+ * from DESIGN §5 and transition()'s documented decisions, like the table above.
+ */
+function checkTargets(letters: Partial<Record<MessageState, LetterSnapshot>>, table: Partial<Record<MessageState, Record<Column, Target>>>, now?: Date) {
+  for (const [state, row] of Object.entries(table) as [MessageState, Record<Column, Target>][]) {
+    for (const column of COLUMNS) {
+      const expected = row[column];
+      it(`${state} + ${column}: ${expected === I ? 'ignored' : `→ ${expected}`}`, () => {
+        const letter = letters[state] ?? LETTERS[state];
+        const event = eventFor(column, letter);
+        const result = transition(letter, event.event, now ?? event.now, POLICY, RANDOM);
+        expect(result.kind === 'changed' ? result.state : I).to.equal(expected);
+      });
+    }
+  }
+}
+
+describe('transition: every state × event pair past the filing deadline', () => {
+  // The deadline wins: every failure, timer or dead letter escalates; the practice's answers and people still count.
+  checkTargets({}, {
+    received: moves({ published: 'dispatched', 'publish-failed unroutable': 'escalated', 'publish-failed nacked': 'escalated', 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
+    dispatched: moves({ 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'ack-timeout': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
+    retrying: moves({ published: 'dispatched', 'publish-failed unroutable': 'escalated', 'publish-failed nacked': 'escalated', 'infrastructure-ack': 'delivered', ...ANSWERS, 'retry-due': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
+    delivered: moves({ ...ANSWERS, 'transient-error': 'escalated', 'deadline-passed': 'escalated', ...CLOSE }),
+    escalated: moves({ ...ANSWERS, retry: 'retrying', ...CLOSE }),
+    filed: FINAL_TARGETS,
+    rejected: FINAL_TARGETS,
+    cancelled: FINAL_TARGETS,
+    resolved: FINAL_TARGETS,
+  }, AFTER_DL);
+
+  it('a letter confirmed or acknowledged after its deadline is due for escalation at once', () => {
+    for (const [state, column] of [['received', 'published'], ['retrying', 'published'], ['dispatched', 'infrastructure-ack']] as const) {
+      const change = changed(transition(LETTERS[state], eventFor(column, LETTERS[state]).event, AFTER_DL, POLICY, RANDOM));
+      expect(change.nextDeadline, `${state} + ${column}`).to.deep.equal(DL);
+    }
+  });
+});
+
+describe('transition: every state × event pair at maxAttempts', () => {
+  const max = POLICY.maxAttempts;
+  // `received` has made no attempt and final states ignore everything, so only these rows differ from the first table.
+  checkTargets(
+    {
+      dispatched: snapshot('dispatched', max, at(NOW, -SECOND)),
+      // Only after an operator retry (each buys one more attempt).
+      retrying: snapshot('retrying', max, at(NOW, -SECOND)),
+      delivered: snapshot('delivered', max, DL),
+      escalated: snapshot('escalated', max, null),
+    },
+    {
+      dispatched: moves({ 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'ack-timeout': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
+      retrying: moves({ published: 'dispatched', 'publish-failed unroutable': 'escalated', 'publish-failed nacked': 'retrying', 'infrastructure-ack': 'delivered', ...ANSWERS, 'retry-due': 'retrying', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
+      delivered: moves({ ...ANSWERS, 'transient-error': 'escalated', 'deadline-passed': 'escalated', ...CLOSE }),
+      escalated: moves({ ...ANSWERS, retry: 'retrying', ...CLOSE }),
+    },
+  );
+});
+
+describe('transition: timers before they are due, in every state', () => {
+  for (const state of MESSAGE_STATES) {
+    it(`${state}: an early ack-timeout, retry-due or deadline-passed is ignored`, () => {
+      const letter = { ...LETTERS[state], nextDeadline: LETTERS[state].nextDeadline === null ? null : at(NOW, MINUTE) };
+      for (const kind of ['ack-timeout', 'retry-due', 'deadline-passed'] as const) {
+        expect(transition(letter, { kind }, NOW, POLICY, RANDOM).kind, kind).to.equal('ignored');
+      }
+    });
   }
 });

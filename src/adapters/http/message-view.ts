@@ -1,4 +1,5 @@
-import type { AckRecord, HistoryEntry, MessageRecord } from '../../app/ports.js';
+import type { AckRecord, HistoryEntry, MessageRecord, MessageStore } from '../../app/ports.js';
+import type { TrackingId } from '../../domain/ids.js';
 
 /** The tracking JSON of DESIGN §6: ids, codes, states and times only, never the letter. */
 export interface MessageSummaryJson {
@@ -40,16 +41,24 @@ export interface AckJson {
   outcome: string;
 }
 
+export type MessageDetailJson = MessageSummaryJson & {
+  history: { at: string; from: string | null; to: string; cause: string | null }[];
+  acknowledgements: AckJson[];
+};
+
+/** The tracking JSON of one letter as stored now, or undefined when there is no such letter. */
+export async function loadMessageDetail(store: MessageStore, trackingId: TrackingId): Promise<MessageDetailJson | undefined> {
+  const record = await store.get(trackingId);
+  if (record === undefined) return undefined;
+  return messageDetailJson(record, await store.history(trackingId), await store.acks(trackingId));
+}
+
 /**
  * DESIGN §6's letter with its history, plus `acknowledgements`: every ack
  * received for it, including those refused or without effect (the evidence
  * of what the practice said, and when).
  */
-export function messageDetailJson(
-  record: MessageRecord,
-  history: readonly HistoryEntry[],
-  acks: readonly AckRecord[],
-): MessageSummaryJson & { history: { at: string; from: string | null; to: string; cause: string | null }[]; acknowledgements: AckJson[] } {
+export function messageDetailJson(record: MessageRecord, history: readonly HistoryEntry[], acks: readonly AckRecord[]): MessageDetailJson {
   return {
     ...messageSummaryJson(record),
     history: history.map((h) => ({ at: h.at.toISOString(), from: h.from, to: h.to, cause: h.cause })),

@@ -4,7 +4,7 @@ import { MalformedRequestError, NotFoundError } from '../../app/errors.js';
 import type { MessageFilter, MessageStore, Clock } from '../../app/ports.js';
 import { isOdsCode, isTrackingId } from '../../domain/ids.js';
 import { isMessageState } from '../../domain/message-state.js';
-import { messageDetailJson, messageSummaryJson } from './message-view.js';
+import { loadMessageDetail, messageSummaryJson } from './message-view.js';
 
 const listQuery = z.strictObject({
   state: z.string().refine(isMessageState, 'must be a Courier state').optional(),
@@ -22,9 +22,9 @@ export function trackingRoutes(deps: { store: MessageStore; clock: Clock }): Rou
   router.get('/api/messages/:trackingId', async (req, res) => {
     const id = req.params.trackingId;
     if (!isTrackingId(id)) throw new NotFoundError('Message');
-    const record = await deps.store.get(id);
-    if (record === undefined) throw new NotFoundError('Message');
-    res.json(messageDetailJson(record, await deps.store.history(id), await deps.store.acks(id)));
+    const detail = await loadMessageDetail(deps.store, id);
+    if (detail === undefined) throw new NotFoundError('Message');
+    res.json(detail);
   });
 
   router.get('/api/messages', async (req, res) => {
