@@ -38,6 +38,8 @@ export interface MessageRecord {
   readonly nextDeadline: Date | null;
   /** The filing deadline fixed at acceptance. */
   readonly deadlineAt: Date;
+  /** The sender's http(s) `MessageHeader.source.endpoint`, or null. */
+  readonly replyTo: string | null;
 }
 
 export interface HistoryEntry {

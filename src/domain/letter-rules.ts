@@ -1,3 +1,4 @@
+import { isHttpEndpoint } from './sender-response.js';
 import type { Bundle as FhirBundle, DocumentReference, FhirResource, MessageHeader, Reference } from 'fhir/r4.js';
 import { isCanonicalBase64 } from './base64.js';
 import { resolveInBundle, type Located } from './bundle-references.js';
@@ -56,6 +57,7 @@ export function checkLetter(bundle: Bundle, directory: LetterDirectory): LetterC
       event,
       destination,
       contentHash: letterContentHash(bundle),
+      replyTo: isHttpEndpoint(header.source.endpoint) ? header.source.endpoint : null,
     },
   };
 }

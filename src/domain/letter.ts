@@ -24,4 +24,6 @@ export interface LetterFacts {
    * resent" (DESIGN §2 step 5).
    */
   readonly contentHash: string;
+  /** `MessageHeader.source.endpoint` when it is an http(s) URL: where Courier reports rejections and escalations; else null. */
+  readonly replyTo: string | null;
 }

@@ -22,6 +22,7 @@ export function newLetter(overrides: Partial<NewLetter> = {}): NewLetter {
     body: new Uint8Array(randomBytes(64)),
     acceptedAt,
     deadlineAt: new Date(acceptedAt.getTime() + 24 * HOUR),
+    replyTo: null,
     ...overrides,
   };
 }
@@ -75,6 +76,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         updatedAt: letter.acceptedAt,
         nextDeadline: letter.deadlineAt,
         deadlineAt: letter.deadlineAt,
+        replyTo: null,
       });
       expect(await store.get(letter.trackingId)).to.deep.equal(record);
       expect(Buffer.from((await store.body(letter.trackingId)) ?? []).equals(Buffer.from(body))).to.equal(true);

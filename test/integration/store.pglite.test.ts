@@ -21,7 +21,7 @@ describe('PGlite store', function () {
       await migrate(shared);
     }
     const client = shared;
-    await client.query('TRUNCATE messages, message_history, practice_sequences, outbox, ack_log RESTART IDENTITY');
+    await client.query('TRUNCATE messages, message_history, practice_sequences, outbox, ack_log, notifications, practice_alarms RESTART IDENTITY');
     const store = new SqlMessageStore(client, () => {
       shared = undefined;
     });
@@ -48,7 +48,7 @@ describe('PGlite store opening', function () {
       await migrate(client);
       await migrate(client);
       const { rows } = await client.query('SELECT version FROM schema_migrations ORDER BY version');
-      expect(rows).to.deep.equal([{ version: 1 }, { version: 2 }]);
+      expect(rows).to.deep.equal([{ version: 1 }, { version: 2 }, { version: 3 }]);
     } finally {
       await client.close();
     }

@@ -17,7 +17,7 @@ describe('PostgreSQL store', function () {
   const open = async (): Promise<OpenedStore> => {
     const client = await openPgClient({ url: TEST_DATABASE_URL, schema });
     await migrate(client);
-    await client.query('TRUNCATE messages, message_history, practice_sequences, outbox, ack_log RESTART IDENTITY');
+    await client.query('TRUNCATE messages, message_history, practice_sequences, outbox, ack_log, notifications, practice_alarms RESTART IDENTITY');
     const store = new SqlMessageStore(client);
     return { store, sql: client, cleanup: () => store.close() };
   };
@@ -35,7 +35,7 @@ describe('PostgreSQL store', function () {
         expect(outcomes.map((o) => o.kind === 'accepted' && o.record.sequence).sort()).to.deep.equal([1, 2, 3, 4]);
         const admin = await openPgClient({ url: TEST_DATABASE_URL, schema: fresh });
         try {
-          expect((await admin.query('SELECT version FROM schema_migrations ORDER BY version')).rows).to.deep.equal([{ version: 1 }, { version: 2 }]);
+          expect((await admin.query('SELECT version FROM schema_migrations ORDER BY version')).rows).to.deep.equal([{ version: 1 }, { version: 2 }, { version: 3 }]);
         } finally {
           await admin.close();
         }

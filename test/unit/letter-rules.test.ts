@@ -42,7 +42,16 @@ describe('checkLetter: Courier profile rules (DESIGN §2 step 4)', () => {
       event: 'ITK003D',
       destination: 'A81001',
       contentHash: letterContentHash(letter),
+      replyTo: null,
     });
+  });
+
+  it('keeps the sender endpoint as the reply address only when it is an http(s) URL', () => {
+    const letter = syntheticDocumentReferenceLetter();
+    letter.entry[0].resource.source.endpoint = 'https://trust.example/fhir/$process-message';
+    expect(passes(letter).replyTo).to.equal('https://trust.example/fhir/$process-message');
+    letter.entry[0].resource.source.endpoint = 'urn:nhs-uk:addressing:ods:RX1';
+    expect(passes(letter).replyTo).to.equal(null);
   });
 
   it('accepts the official HL7 DocumentReference example wrapped as a clinic letter', () => {

@@ -105,6 +105,47 @@ CREATE INDEX ack_log_responds_to_idx ON ack_log (responds_to);
 ALTER TABLE messages ADD COLUMN timer_claimed_until timestamptz;
 `,
   },
+  {
+    version: 3,
+    name: 'notifications, sender reply address, practice alarms',
+    sql: `
+-- The sender's MessageHeader.source.endpoint when it is an http(s) URL: where
+-- rejections and escalations are reported back (DESIGN §5).
+ALTER TABLE messages ADD COLUMN reply_to text;
+
+-- HTTP notifications (escalation webhook, responses to senders, practice
+-- alarms), written in the transaction that caused them and retried with
+-- backoff until delivered. Kept after delivery as evidence; failures stay
+-- visible in attempts and last_error. url is null for the configured
+-- webhook, resolved when sending so a corrected URL applies to pending ones.
+CREATE TABLE notifications (
+  id            bigserial PRIMARY KEY,
+  tracking_id   uuid REFERENCES messages (tracking_id),
+  practice      text,
+  kind          text NOT NULL CHECK (kind IN ('escalation-webhook', 'sender-response', 'practice-alarm-webhook')),
+  url           text,
+  payload       jsonb NOT NULL,
+  attempts      integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  available_at  timestamptz NOT NULL,
+  claimed_until timestamptz,
+  last_error    text,
+  delivered_at  timestamptz,
+  created_at    timestamptz NOT NULL
+);
+CREATE INDEX notifications_pending_idx ON notifications (available_at, id) WHERE delivered_at IS NULL;
+CREATE INDEX notifications_tracking_idx ON notifications (tracking_id, id);
+
+-- The silent-practice check reads each practice's latest ack.
+CREATE INDEX ack_log_practice_idx ON ack_log (practice, received_at);
+
+-- One row per practice that has been found silent; raised once, cleared when it speaks again.
+CREATE TABLE practice_alarms (
+  ods        text PRIMARY KEY,
+  raised_at  timestamptz NOT NULL,
+  cleared_at timestamptz
+);
+`,
+  },
 ];
 
 /** Constant naming Courier's migration lock among the database's advisory locks. */

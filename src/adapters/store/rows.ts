@@ -10,7 +10,7 @@ import { isMessageState, type MessageState } from '../../domain/message-state.js
 type Row = Record<string, unknown>;
 
 export const MESSAGE_COLUMNS =
-  'tracking_id, message_header_id, bundle_identifier, sender, event_code, destination, state, version, attempts, sequence, created_at, updated_at, next_deadline, deadline_at';
+  'tracking_id, message_header_id, bundle_identifier, sender, event_code, destination, state, version, attempts, sequence, created_at, updated_at, next_deadline, deadline_at, reply_to';
 
 export function toMessageRecord(value: unknown): MessageRecord {
   const row = asRow(value);
@@ -29,6 +29,7 @@ export function toMessageRecord(value: unknown): MessageRecord {
     updatedAt: date(row, 'updated_at'),
     nextDeadline: row['next_deadline'] === null ? null : date(row, 'next_deadline'),
     deadlineAt: date(row, 'deadline_at'),
+    replyTo: nullableText(row, 'reply_to'),
   };
 }
 

@@ -171,8 +171,8 @@ async function insertLetter(tx: SqlExecutor, letter: NewLetter): Promise<AcceptO
   const sequence = int(asRow(counter.rows[0]), 'last_sequence');
   const inserted = await tx.query(
     `INSERT INTO messages (tracking_id, message_header_id, sender, bundle_identifier, content_hash, event_code, destination,
-       state, version, attempts, sequence, body, created_at, updated_at, next_deadline, deadline_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', 1, 0, $8, $9, $10, $10, $11, $11)
+       state, version, attempts, sequence, body, created_at, updated_at, next_deadline, deadline_at, reply_to)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', 1, 0, $8, $9, $10, $10, $11, $11, $12)
      RETURNING ${MESSAGE_COLUMNS}`,
     [
       letter.trackingId,
@@ -186,6 +186,7 @@ async function insertLetter(tx: SqlExecutor, letter: NewLetter): Promise<AcceptO
       letter.body,
       letter.acceptedAt,
       letter.deadlineAt,
+      letter.replyTo,
     ],
   );
   await tx.query(
