@@ -4,17 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { processMessage, receiveMessage, type BundleParser, type ReceiveResult } from './app/receive-message.js';
 import { receiveAck } from './app/receive-ack.js';
 import { consumeAcks, consumeDeadLetters } from './adapters/amqp/inbound-consumers.js';
-import type { BrokerStatus, Clock, MessageStore } from './app/ports.js';
+import type { BrokerStatus, Clock, MessageStore, NotificationStore, PracticeStore } from './app/ports.js';
 import type { OdsCode, TrackingId } from './domain/ids.js';
 import type { Bundle } from './domain/letter-rules.js';
 import { createApp } from './adapters/http/create-app.js';
 import { fhirRoutes } from './adapters/http/fhir-routes.js';
 import { trackingRoutes } from './adapters/http/tracking-routes.js';
+import { practiceRoutes } from './adapters/http/practice-routes.js';
 import { manualActionRoutes } from './adapters/http/manual-action-routes.js';
 import { manualAction, type ManualAction } from './app/manual-action.js';
 import { healthRoutes } from './adapters/http/health-routes.js';
 import { capabilityStatement } from './adapters/http/capability-statement.js';
-import { CourierMetrics } from './adapters/metrics/prometheus.js';
+import { CourierMetrics, type GaugeSources } from './adapters/metrics/prometheus.js';
 import { createFhirSchemaValidator } from './adapters/fhir/fhir-schema-validator.js';
 import { parseStrictJson } from './adapters/fhir/strict-json.js';
 import { openStore } from './adapters/store/open-store.js';
@@ -24,6 +25,9 @@ import { OutboxPublisher } from './adapters/amqp/outbox-publisher.js';
 import { applyDeliveryEvent } from './app/apply-delivery-event.js';
 import { OutboxRelay } from './app/outbox-relay.js';
 import { TimerSweeper } from './app/timer-sweeper.js';
+import { PracticeWatch } from './app/practice-watch.js';
+import { NotificationRelay } from './app/notification-relay.js';
+import { httpPoster } from './adapters/escalation/http-poster.js';
 import { topologyNames } from './domain/topology-names.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
@@ -70,6 +74,8 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       lettersExchange: names.outbound,
     });
     await publisher.start();
+    const notifier = startNotificationRelay(config, store.notificationStore(), metrics, logger);
+    closeables.push({ name: 'notifications', close: () => notifier.stop() });
     const apply = applyDeliveryEvent({
       messages: store,
       delivery,
@@ -82,6 +88,13 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       clock: systemClock,
       random: Math.random,
       observer: metrics.delivery,
+      notices: {
+        webhook: config.escalation.webhookUrl !== undefined,
+        notifySenders: config.escalation.notifySenders,
+        courierEndpoint: config.escalation.courierEndpoint,
+        newId: randomUUID,
+      },
+      onNotificationsQueued: () => notifier.nudge(),
       logger,
     });
     const relay = new OutboxRelay({
@@ -108,6 +121,21 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     });
     sweeper.start();
     closeables.push({ name: 'timers', close: () => sweeper.stop() });
+    const watch = new PracticeWatch({
+      practices: store.practiceStore(),
+      directory: config.practices.map((p) => p.ods),
+      silentAfterMs: config.alerts.silentPractice,
+      intervalMs: config.alerts.checkInterval,
+      webhook: config.escalation.webhookUrl !== undefined,
+      clock: systemClock,
+      logger: logger.child({ component: 'practice-watch' }),
+      onQueued: () => {
+        relay.nudge();
+        notifier.nudge();
+      },
+    });
+    watch.start();
+    closeables.push({ name: 'practice-watch', close: () => watch.stop() });
 
     const parser = bundleParser();
     const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, logger: logger.child({ component: 'acks' }) });
@@ -134,7 +162,14 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       ack: async (bundle) => ({ kind: 'ack', ...(await ackReceiver(bundle, (ack) => ({ ods: ack.senderOds }))) }),
     });
     const act = manualAction({ apply, logger: logger.child({ component: 'operator' }), publishQueued: () => relay.nudge() });
-    const http = await startHttp(config, logger, { store, broker, metrics, receive, act });
+    const notificationStore = store.notificationStore();
+    const practiceStore = store.practiceStore();
+    const gauges = {
+      delivery: () => store.deliveryStats(),
+      notifications: () => notificationStore.pending(),
+      silentPractices: async () => new Set((await practiceStore.activeAlarms()).keys()),
+    };
+    const http = await startHttp(config, logger, { store, broker, metrics, gauges, receive, act, practices: practiceStore });
     closeables.push({ name: 'http', close: () => http.close() });
     logger.info('Courier listening', { port: http.port });
 
@@ -150,6 +185,25 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     await closeAll(closeables, logger);
     throw error;
   }
+}
+
+/** Sends escalation webhooks, responses to senders and practice alarms until each is delivered. */
+function startNotificationRelay(config: Config, notifications: NotificationStore, metrics: CourierMetrics, logger: Logger): NotificationRelay {
+  const relay = new NotificationRelay({
+    notifications,
+    post: httpPoster({ timeoutMs: config.notifications.timeout, secret: config.escalation.webhookSecret, userAgent: `Courier/${VERSION}` }),
+    webhookUrl: config.escalation.webhookUrl,
+    backoff: { initialMs: config.notifications.backoff.initial, maxMs: config.notifications.backoff.max },
+    clock: systemClock,
+    random: Math.random,
+    observer: metrics.delivery,
+    logger: logger.child({ component: 'notifications' }),
+    batchSize: 50,
+    leaseMs: 5 * 60_000,
+    intervalMs: 1_000,
+  });
+  relay.start();
+  return relay;
 }
 
 async function declareBrokerTopology(broker: BrokerConnection, config: Config): Promise<void> {
@@ -179,7 +233,15 @@ interface HttpHandle {
 async function startHttp(
   config: Config,
   logger: Logger,
-  deps: { store: MessageStore; broker: BrokerStatus; metrics: CourierMetrics; receive: (body: Uint8Array) => Promise<ReceiveResult>; act: ManualAction },
+  deps: {
+    store: MessageStore;
+    broker: BrokerStatus;
+    metrics: CourierMetrics;
+    gauges: GaugeSources;
+    receive: (body: Uint8Array) => Promise<ReceiveResult>;
+    act: ManualAction;
+    practices: PracticeStore;
+  },
 ): Promise<HttpHandle> {
   const supportedEvents = Object.keys(config.deadlines);
   let stopping = false;
@@ -198,10 +260,11 @@ async function startHttp(
       }),
       trackingRoutes({ store: deps.store, clock: systemClock }),
       manualActionRoutes({ act: deps.act, store: deps.store }),
+      practiceRoutes({ practices: deps.practices, directory: config.practices, silentAfterMs: config.alerts.silentPractice, clock: systemClock }),
       healthRoutes({
         store: deps.store,
         broker: deps.broker,
-        metrics: { contentType: deps.metrics.registry.contentType, render: () => deps.metrics.render(() => deps.store.deliveryStats(), systemClock.now()) },
+        metrics: { contentType: deps.metrics.registry.contentType, render: () => deps.metrics.render(deps.gauges, systemClock.now()) },
         isStopping: () => stopping,
       }),
     ],

@@ -3,6 +3,7 @@ import type { TrackingId } from '../domain/ids.js';
 import { transition } from '../domain/transition.js';
 import type { Logger } from '../platform/logger.js';
 import type { DeliveryObserver } from './delivery-observer.js';
+import { noticesFor, type NoticePolicy } from './escalation-notices.js';
 import type { Clock, DeliveryStore, MessageRecord, MessageStore } from './ports.js';
 
 export interface ApplyDeliveryEventDeps {
@@ -15,6 +16,10 @@ export interface ApplyDeliveryEventDeps {
   /** A number in [0, 1) for backoff jitter; injected so tests can fix it. */
   readonly random: () => number;
   readonly observer: DeliveryObserver;
+  /** Which HTTP notifications escalations and rejections call for. */
+  readonly notices: NoticePolicy;
+  /** Called after a change that queued notifications committed (to wake their sender). */
+  readonly onNotificationsQueued?: () => void;
   readonly logger: Logger;
 }
 
@@ -42,8 +47,9 @@ const MAX_TRIES = 5;
 
 /**
  * Loads a letter, asks the pure state machine what `event` does to it, and
- * commits the change with its outbox work (status event, next publish) in
- * one transaction guarded by the row version. Idempotent: a repeated event
+ * commits the change with its outbox work (status event, next publish) and
+ * HTTP notifications (escalation webhook, response to the sender) in one
+ * transaction guarded by the row version. Idempotent: a repeated event
  * is `ignored` by the state machine. Resolves undefined for unknown letters.
  */
 export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryEvent {
@@ -57,6 +63,7 @@ export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryE
       if (result.kind === 'ignored') return result;
       const publish = result.effects.find((e) => e.kind === 'publish');
       const emit = result.effects.find((e) => e.kind === 'emit-event');
+      const notifications = noticesFor(result.effects, record, result.attempts, now, deps.notices);
       const committed = await deps.delivery.applyChange(trackingId, record.version, {
         state: result.state,
         attempts: result.attempts,
@@ -66,12 +73,14 @@ export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryE
         at: now,
         ...(publish === undefined ? {} : { publishAttempt: publish.attempt }),
         ...(emit === undefined ? {} : { event: { previousState: emit.from, reason: emit.reason } }),
+        ...(notifications.length === 0 ? {} : { notifications }),
       });
       if (committed) {
         if (emit !== undefined) {
           deps.observer.stateChanged(emit.to);
           deps.logger.info('letter state changed', { trackingId, ods: record.destination, state: emit.to, previousState: emit.from, event: event.kind });
         }
+        if (notifications.length > 0) deps.onNotificationsQueued?.();
         return result;
       }
     }

@@ -1,5 +1,6 @@
 import type { LetterFacts } from '../domain/letter.js';
 import type { MessageState } from '../domain/message-state.js';
+import type { PracticeActivity } from '../domain/practice-silence.js';
 import type { OdsCode, TrackingId } from '../domain/ids.js';
 
 /** The clock is a port so the domain and use cases can be tested at any instant. */
@@ -104,6 +105,8 @@ export interface MessageStore {
   list(filter: MessageFilter, now: Date): Promise<MessagePage>;
   /** The acknowledgements received for this letter, oldest first (whatever they did). */
   acks(trackingId: TrackingId): Promise<readonly AckRecord[]>;
+  /** The HTTP notifications this letter caused, oldest first, delivered or not. */
+  notifications(trackingId: TrackingId): Promise<readonly NotificationRecord[]>;
   /** Open letters per practice and state, and the outbox backlog: what the gauges in /metrics show. */
   deliveryStats(): Promise<DeliveryStats>;
   /** Rejects when the store cannot answer a trivial query. */
@@ -141,6 +144,8 @@ export interface LetterChange {
   readonly at: Date;
   /** Publish this attempt number (adds a `dispatch` outbox row). */
   readonly publishAttempt?: number;
+  /** HTTP notifications the change calls for (escalation webhook, response to the sender). */
+  readonly notifications?: readonly NewNotification[];
   /** Status event to publish (adds an `event` outbox row); absent when the state did not change. */
   readonly event?: { readonly previousState: MessageState; readonly reason: string | null };
 }
@@ -205,6 +210,93 @@ export interface TimerStore {
   /** Letters whose `nextDeadline` has passed and that no one else holds, soonest first. */
   claimDue(now: Date, limit: number, leaseUntil: Date): Promise<readonly MessageRecord[]>;
   releaseTimers(trackingIds: readonly TrackingId[]): Promise<void>;
+}
+
+export type NotificationKind = 'escalation-webhook' | 'sender-response' | 'practice-alarm-webhook';
+
+/** An HTTP notification to send, written in the transaction that caused it. */
+export interface NewNotification {
+  readonly kind: NotificationKind;
+  /** Where to POST; null means the configured escalation webhook, resolved when sending. */
+  readonly url: string | null;
+  /** The JSON body: ids, codes, states and times only. */
+  readonly payload: unknown;
+  readonly practice?: string;
+}
+
+export interface PendingNotification {
+  readonly id: number;
+  readonly kind: NotificationKind;
+  readonly url: string | null;
+  readonly payload: unknown;
+  /** Failed sends so far. */
+  readonly attempts: number;
+  readonly trackingId: TrackingId | null;
+}
+
+/** A notification as the tracking view shows it: what was sent, and whether it arrived. */
+export interface NotificationRecord {
+  readonly kind: NotificationKind;
+  readonly createdAt: Date;
+  readonly attempts: number;
+  readonly deliveredAt: Date | null;
+  readonly lastError: string | null;
+  /** When the next try is due (meaningless once delivered). */
+  readonly nextAttemptAt: Date;
+}
+
+/**
+ * Durable HTTP notifications, retried until delivered (never dropped, never
+ * silent: failures stay in `attempts` / `lastError` and in the metrics).
+ * Claims hide a notification from other senders until `leaseUntil`.
+ */
+export interface NotificationStore {
+  enqueue(notifications: readonly NewNotification[], trackingId: TrackingId | null, at: Date): Promise<void>;
+  claimDue(now: Date, limit: number, leaseUntil: Date): Promise<readonly PendingNotification[]>;
+  delivered(id: number, at: Date, note?: string): Promise<void>;
+  failed(id: number, error: string, retryAt: Date): Promise<void>;
+  forLetter(trackingId: TrackingId): Promise<readonly NotificationRecord[]>;
+  /** Undelivered notifications per kind, with the age of the oldest. */
+  pending(): Promise<readonly { readonly kind: NotificationKind; readonly count: number; readonly oldestCreatedAt: Date }[]>;
+}
+
+/** A practice alarm raised or cleared, with the status event and notifications it causes. */
+export interface PracticeAlarmChange {
+  readonly ods: string;
+  readonly at: Date;
+  /** Published on `<p>.events` with routing key `<state>.<ods>`: `practice-silent` or `practice-heard`. */
+  readonly event: { readonly state: 'practice-silent' | 'practice-heard' } & Record<string, unknown>;
+  readonly notifications: readonly NewNotification[];
+}
+
+/** What the silent-practice check reads and writes. */
+export interface PracticeStore {
+  /** Per practice that has letters waiting or has ever acked: what it has waiting, and when it last spoke. */
+  activity(): Promise<ReadonlyMap<string, PracticeActivity>>;
+  /** Practices whose alarm is up, with when it was raised. */
+  activeAlarms(): Promise<ReadonlyMap<string, Date>>;
+  /** Raises the alarm and writes its work, unless it is already up; true when this call raised it. */
+  raise(change: PracticeAlarmChange): Promise<boolean>;
+  /** Clears a raised alarm and writes its work; true when this call cleared it. */
+  clear(change: PracticeAlarmChange): Promise<boolean>;
+  /** DESIGN §6 reconciliation of one practice's letters (all time). */
+  reconciliation(ods: string): Promise<PracticeReconciliation>;
+}
+
+export interface PracticeReconciliation {
+  /** Accepted for the practice. */
+  readonly accepted: number;
+  /** Published to it at least once. */
+  readonly sent: number;
+  /** Its system confirmed receipt (delivered, filed or rejected). */
+  readonly delivered: number;
+  readonly filed: number;
+  readonly rejected: number;
+  /** Not in a final state (escalated included). */
+  readonly open: number;
+  readonly escalated: number;
+  /** When the oldest open letter was accepted, or null. */
+  readonly oldestOpenAcceptedAt: Date | null;
 }
 
 /**

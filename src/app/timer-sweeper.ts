@@ -1,5 +1,6 @@
 import { dueTimerEvent } from '../domain/timers.js';
 import type { Logger } from '../platform/logger.js';
+import { PollingLoop } from './polling-loop.js';
 import { letterSnapshot, type ApplyDeliveryEvent } from './apply-delivery-event.js';
 import type { Clock, TimerStore } from './ports.js';
 
@@ -25,20 +26,18 @@ export interface TimerSweeperDeps {
  * backlog clears at store speed.
  */
 export class TimerSweeper {
-  private running: Promise<void> | undefined;
-  private stopping = false;
-  private wake: (() => void) | undefined;
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly deps: TimerSweeperDeps) {}
-
-  start(): void {
-    this.running ??= this.loop();
+  constructor(private readonly deps: TimerSweeperDeps) {
+    this.loop = new PollingLoop(() => this.round(), { batchSize: deps.batchSize, intervalMs: deps.intervalMs, logger: deps.logger, what: 'timer sweep' });
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.running;
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One round; resolves the number of letters claimed. */
@@ -69,28 +68,5 @@ export class TimerSweeper {
     // Released, so a next timer that is already due (e.g. a zero backoff) is not held back by the lease.
     await this.deps.timers.releaseTimers(handled.filter((id) => id !== undefined));
     return due.length;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      let claimed = 0;
-      try {
-        claimed = await this.round();
-      } catch (error) {
-        this.deps.logger.warn('timer sweep failed; will retry', { errorName: error instanceof Error ? error.name : 'unknown' });
-      }
-      if (claimed < this.deps.batchSize && !this.stopping) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.deps.intervalMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      } else {
-        await new Promise((resolve) => setImmediate(resolve)); // a backlog: go on, but let I/O in between rounds
-      }
-    }
   }
 }

@@ -32,6 +32,15 @@ const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-ca
  */
 const practice = z.strictObject({ ods: odsCode, name: z.string().min(1).max(200), brokerUser: z.string().min(1).max(255).optional() });
 
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
+
 const eventCode = z.string().regex(/^[A-Z0-9]{3,16}$/, 'must be an event code such as ITK003D');
 
 const fileSchema = z.strictObject({
@@ -54,6 +63,20 @@ const fileSchema = z.strictObject({
   }),
   /** Supported events are exactly the keys here: every accepted letter has a filing deadline. */
   deadlines: z.record(eventCode, duration).refine((d) => Object.keys(d).length > 0, 'must name at least one event'),
+  escalation: z.strictObject({
+    /** POSTed a JSON body for every escalated letter (and silent-practice alarm); retried until it answers 2xx. */
+    webhookUrl: httpUrl.optional(),
+    /** Send FHIR response messages to senders whose MessageHeader.source.endpoint is an http(s) URL. */
+    notifySenders: z.boolean(),
+    /** `MessageHeader.source.endpoint` of the responses Courier sends. */
+    courierEndpoint: z.string().min(1).max(2048),
+  }),
+  notifications: z.strictObject({ timeout: duration, backoff: z.strictObject({ initial: duration, max: duration }) }),
+  alerts: z.strictObject({
+    /** A practice with letters waiting for its answer that sends no ack for this long raises an alarm. */
+    silentPractice: duration,
+    checkInterval: duration,
+  }),
   logging: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'debug']) }),
   practices: z.array(practice).optional(),
 });
@@ -64,6 +87,8 @@ const envSchema = z.object({
   COURIER_AMQP_PREFIX: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and dashes').default('courier'),
   COURIER_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   COURIER_DATA_DIR: z.string().min(1).default('./data'),
+  /** Signs escalation webhooks (HMAC-SHA256); a secret, so from the environment, never a config file. */
+  COURIER_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 type FileConfig = z.output<typeof fileSchema>;
@@ -77,6 +102,9 @@ export interface Config {
   /** Milliseconds from acceptance to the filing deadline, per supported event code. */
   readonly deadlines: Readonly<Record<string, number>>;
   readonly logging: FileConfig['logging'];
+  readonly escalation: FileConfig['escalation'] & { readonly webhookSecret: string | undefined };
+  readonly notifications: FileConfig['notifications'];
+  readonly alerts: FileConfig['alerts'];
   readonly practices: readonly Practice[];
 }
 
@@ -122,6 +150,9 @@ function assemble(file: FileConfig, env: z.output<typeof envSchema>): Config {
     delivery: file.delivery,
     deadlines: file.deadlines,
     logging: file.logging,
+    escalation: { ...file.escalation, webhookSecret: env.COURIER_WEBHOOK_SECRET },
+    notifications: file.notifications,
+    alerts: file.alerts,
     practices: file.practices ?? [],
   };
 }

@@ -1,4 +1,4 @@
-import type { AckRecord, HistoryEntry, MessageRecord, MessageStore } from '../../app/ports.js';
+import type { AckRecord, HistoryEntry, MessageRecord, NotificationRecord, MessageStore } from '../../app/ports.js';
 import type { TrackingId } from '../../domain/ids.js';
 
 /** The tracking JSON of DESIGN §6: ids, codes, states and times only, never the letter. */
@@ -41,16 +41,27 @@ export interface AckJson {
   outcome: string;
 }
 
+export interface NotificationJson {
+  kind: string;
+  createdAt: string;
+  attempts: number;
+  deliveredAt: string | null;
+  lastError: string | null;
+  nextAttemptAt: string | null;
+}
+
 export type MessageDetailJson = MessageSummaryJson & {
   history: { at: string; from: string | null; to: string; cause: string | null }[];
   acknowledgements: AckJson[];
+  /** HTTP notifications this letter caused (escalation webhook, response to the sender) and whether they arrived. */
+  notifications: NotificationJson[];
 };
 
 /** The tracking JSON of one letter as stored now, or undefined when there is no such letter. */
 export async function loadMessageDetail(store: MessageStore, trackingId: TrackingId): Promise<MessageDetailJson | undefined> {
   const record = await store.get(trackingId);
   if (record === undefined) return undefined;
-  return messageDetailJson(record, await store.history(trackingId), await store.acks(trackingId));
+  return messageDetailJson(record, await store.history(trackingId), await store.acks(trackingId), await store.notifications(trackingId));
 }
 
 /**
@@ -58,7 +69,12 @@ export async function loadMessageDetail(store: MessageStore, trackingId: Trackin
  * received for it, including those refused or without effect (the evidence
  * of what the practice said, and when).
  */
-export function messageDetailJson(record: MessageRecord, history: readonly HistoryEntry[], acks: readonly AckRecord[]): MessageDetailJson {
+export function messageDetailJson(
+  record: MessageRecord,
+  history: readonly HistoryEntry[],
+  acks: readonly AckRecord[],
+  notifications: readonly NotificationRecord[],
+): MessageDetailJson {
   return {
     ...messageSummaryJson(record),
     history: history.map((h) => ({ at: h.at.toISOString(), from: h.from, to: h.to, cause: h.cause })),
@@ -69,6 +85,14 @@ export function messageDetailJson(record: MessageRecord, history: readonly Histo
       code: a.code,
       itkCodes: a.itkCodes,
       outcome: a.outcome,
+    })),
+    notifications: notifications.map((n) => ({
+      kind: n.kind,
+      createdAt: n.createdAt.toISOString(),
+      attempts: n.attempts,
+      deliveredAt: n.deliveredAt?.toISOString() ?? null,
+      lastError: n.lastError,
+      nextAttemptAt: n.deliveredAt === null ? n.nextAttemptAt.toISOString() : null,
     })),
   };
 }

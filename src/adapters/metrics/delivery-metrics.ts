@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AckKind, AckResult, DeliveryObserver } from '../../app/delivery-observer.js';
-import type { DeliveryStats, PublishOutcome } from '../../app/ports.js';
+import type { NotificationObserver } from '../../app/notification-relay.js';
+import type { DeliveryStats, NotificationKind, PublishOutcome } from '../../app/ports.js';
+
+const NOTIFICATION_KINDS: readonly NotificationKind[] = ['escalation-webhook', 'sender-response', 'practice-alarm-webhook'];
 import type { MessageState } from '../../domain/message-state.js';
 
 /**
@@ -11,7 +14,7 @@ import type { MessageState } from '../../domain/message-state.js';
  * Every practice in the directory is always reported, with 0 when it has no
  * open letters, so "no series" never hides "no data".
  */
-export class DeliveryMetrics implements DeliveryObserver {
+export class DeliveryMetrics implements DeliveryObserver, NotificationObserver {
   private readonly publishes: Counter<'what' | 'outcome'>;
   private readonly confirmSeconds: Histogram<'what'>;
   private readonly stateChanges: Counter<'state'>;
@@ -19,6 +22,10 @@ export class DeliveryMetrics implements DeliveryObserver {
   private readonly outboxDepth: Gauge<'kind'>;
   private readonly openLetters: Gauge<'practice' | 'state'>;
   private readonly oldestOpenAge: Gauge<'practice'>;
+  private readonly notificationsSent: Counter<'kind' | 'outcome'>;
+  private readonly practiceSilent: Gauge<'practice'>;
+  private readonly notificationsPending: Gauge<'kind'>;
+  private readonly oldestPendingNotification: Gauge<'kind'>;
 
   constructor(
     registry: Registry,
@@ -68,6 +75,34 @@ export class DeliveryMetrics implements DeliveryObserver {
       labelNames: ['practice'],
       registers,
     });
+    this.practiceSilent = new Gauge({
+      name: 'courier_practice_silent',
+      help: '1 while the practice has letters waiting and has sent no acknowledgement for alerts.silentPractice, else 0',
+      labelNames: ['practice'],
+      registers,
+    });
+    this.notificationsSent = new Counter({
+      name: 'courier_notifications_sent_total',
+      help: 'HTTP notification attempts (escalation-webhook, sender-response, practice-alarm-webhook) by outcome (delivered, failed)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.notificationsPending = new Gauge({
+      name: 'courier_notifications_pending',
+      help: 'HTTP notifications not yet delivered, by kind (they are retried until they are)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.oldestPendingNotification = new Gauge({
+      name: 'courier_oldest_pending_notification_age_seconds',
+      help: 'Age of the oldest undelivered HTTP notification, by kind (0 when none)',
+      labelNames: ['kind'],
+      registers,
+    });
+  }
+
+  notificationSent(kind: NotificationKind, ok: boolean): void {
+    this.notificationsSent.inc({ kind, outcome: ok ? 'delivered' : 'failed' });
   }
 
   published(what: 'letter' | 'status-event', outcome: PublishOutcome, seconds: number): void {
@@ -81,6 +116,19 @@ export class DeliveryMetrics implements DeliveryObserver {
 
   acknowledged(kind: AckKind, result: AckResult): void {
     this.acks.inc({ kind, result });
+  }
+
+  refreshSilent(silent: ReadonlySet<string>): void {
+    for (const practice of new Set([...this.practices, ...silent])) this.practiceSilent.set({ practice }, silent.has(practice) ? 1 : 0);
+  }
+
+  /** Sets the notification gauges from a fresh read of the store. */
+  refreshNotifications(pending: readonly { kind: NotificationKind; count: number; oldestCreatedAt: Date }[], now: Date): void {
+    for (const kind of NOTIFICATION_KINDS) {
+      const row = pending.find((p) => p.kind === kind);
+      this.notificationsPending.set({ kind }, row?.count ?? 0);
+      this.oldestPendingNotification.set({ kind }, row === undefined ? 0 : Math.max(0, (now.getTime() - row.oldestCreatedAt.getTime()) / 1000));
+    }
   }
 
   /** Sets the gauges from a fresh read of the store. */

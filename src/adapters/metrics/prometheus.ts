@@ -1,7 +1,15 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '../../app/errors.js';
 import type { IngestObserver } from '../../app/ingest-observer.js';
-import type { DeliveryStats } from '../../app/ports.js';
+import type { DeliveryStats, NotificationStore } from '../../app/ports.js';
+
+/** Where the store-backed gauges are read from on each scrape. */
+export interface GaugeSources {
+  readonly delivery: () => Promise<DeliveryStats>;
+  readonly notifications: NotificationStore['pending'];
+  /** Practices whose silent-practice alarm is up. */
+  readonly silentPractices: () => Promise<ReadonlySet<string>>;
+}
 import { DeliveryMetrics } from './delivery-metrics.js';
 
 /**
@@ -59,9 +67,13 @@ export class CourierMetrics implements IngestObserver {
    * The exposition text, with the store-backed gauges read fresh. A store
    * that cannot answer leaves them at their last values (and /readyz says why).
    */
-  async render(stats: () => Promise<DeliveryStats>, now: Date): Promise<string> {
-    const fresh = await stats().catch(() => undefined);
+  async render(sources: GaugeSources, now: Date): Promise<string> {
+    const fresh = await sources.delivery().catch(() => undefined);
     if (fresh !== undefined) this.delivery.refresh(fresh, now);
+    const pending = await sources.notifications().catch(() => undefined);
+    if (pending !== undefined) this.delivery.refreshNotifications(pending, now);
+    const silent = await sources.silentPractices().catch(() => undefined);
+    if (silent !== undefined) this.delivery.refreshSilent(silent);
     return this.registry.metrics();
   }
 

@@ -139,6 +139,8 @@ CREATE INDEX notifications_tracking_idx ON notifications (tracking_id, id);
 CREATE INDEX ack_log_practice_idx ON ack_log (practice, received_at);
 
 -- One row per practice that has been found silent; raised once, cleared when it speaks again.
+-- Its events go through the outbox like letters' events, without a letter.
+ALTER TABLE outbox ALTER COLUMN tracking_id DROP NOT NULL;
 CREATE TABLE practice_alarms (
   ods        text PRIMARY KEY,
   raised_at  timestamptz NOT NULL,

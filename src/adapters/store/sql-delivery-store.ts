@@ -1,7 +1,6 @@
 import type { AckRecord, DeliveryStore, DispatchWork, EventWork, LetterChange, MessageRecord } from '../../app/ports.js';
 import type { OdsCode, TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
-import { enqueue, type OutboxEntry } from './outbox.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toMessageRecord } from './rows.js';
 import type { SqlClient } from './sql-client.js';
 
@@ -14,46 +13,45 @@ import type { SqlClient } from './sql-client.js';
 export class SqlDeliveryStore implements DeliveryStore {
   constructor(private readonly db: SqlClient) {}
 
+  /**
+   * One statement: claims the rows and, for `dispatch` rows, reads the
+   * letter's routing facts and exact bytes in the same pass (a join, not a
+   * query per letter). The letter columns read are fixed at acceptance, and
+   * the outbox row references the letter, so the join always finds it.
+   */
   async claimOutbox(limit: number, now: Date, leaseUntil: Date): Promise<{ dispatches: DispatchWork[]; events: EventWork[] }> {
-    const claimed = await this.db.transaction(async (tx) => {
-      const { rows } = await tx.query(
-        `UPDATE outbox SET claimed_until = $3, attempts = attempts + 1
+    const { rows } = await this.db.query(
+      `WITH claimed AS (
+         UPDATE outbox SET claimed_until = $3, attempts = attempts + 1
           WHERE id IN (SELECT id FROM outbox WHERE available_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
                         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-          RETURNING id, tracking_id, kind, payload`,
-        [now, limit, leaseUntil],
-      );
-      return rows.map(asRow);
-    });
+          RETURNING id, tracking_id, kind, payload)
+       SELECT c.id, c.tracking_id, c.kind, c.payload,
+              m.message_header_id, m.destination, m.event_code, m.sequence, m.attempts, m.body
+         FROM claimed c LEFT JOIN messages m ON c.kind = 'dispatch' AND m.tracking_id = c.tracking_id
+        ORDER BY c.id`,
+      [now, limit, leaseUntil],
+    );
     const dispatches: DispatchWork[] = [];
     const events: EventWork[] = [];
-    for (const row of claimed.sort((a, b) => int(a, 'id') - int(b, 'id'))) {
+    for (const row of rows.map(asRow).sort((a, b) => int(a, 'id') - int(b, 'id'))) {
       const payload = row['payload'] as Record<string, unknown>;
       if (text(row, 'kind') === 'event') {
         events.push({ outboxId: int(row, 'id'), routingKey: `${String(payload['state'])}.${String(payload['destination'])}`, body: withoutDestination(payload) });
-      } else {
-        const work = await this.dispatchWork(int(row, 'id'), text(row, 'tracking_id') as TrackingId, payload);
-        if (work !== undefined) dispatches.push(work);
+      } else if (row['message_header_id'] !== null) {
+        dispatches.push({
+          outboxId: int(row, 'id'),
+          trackingId: text(row, 'tracking_id') as TrackingId,
+          messageHeaderId: text(row, 'message_header_id'),
+          destination: text(row, 'destination') as OdsCode,
+          event: text(row, 'event_code'),
+          sequence: int(row, 'sequence'),
+          attempt: typeof payload['attempt'] === 'number' ? payload['attempt'] : int(row, 'attempts') + 1,
+          body: bytes(row, 'body'),
+        });
       }
     }
     return { dispatches, events };
-  }
-
-  private async dispatchWork(outboxId: number, trackingId: TrackingId, payload: Record<string, unknown>): Promise<DispatchWork | undefined> {
-    const { rows } = await this.db.query('SELECT message_header_id, destination, event_code, sequence, attempts, body FROM messages WHERE tracking_id = $1', [trackingId]);
-    if (rows[0] === undefined) return undefined;
-    const row = asRow(rows[0]);
-    const attempt = typeof payload['attempt'] === 'number' ? payload['attempt'] : int(row, 'attempts') + 1;
-    return {
-      outboxId,
-      trackingId,
-      messageHeaderId: text(row, 'message_header_id'),
-      destination: text(row, 'destination') as OdsCode,
-      event: text(row, 'event_code'),
-      sequence: int(row, 'sequence'),
-      attempt,
-      body: bytes(row, 'body'),
-    };
   }
 
   async completeOutbox(ids: readonly number[]): Promise<void> {
@@ -64,29 +62,56 @@ export class SqlDeliveryStore implements DeliveryStore {
     if (ids.length > 0) await this.db.query('UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids]);
   }
 
+  /**
+   * One statement, so atomic without a transaction: the versioned update,
+   * and only if it matched, the history entry, the outbox rows (status
+   * event, then publish, in id order) and the HTTP notifications. The status event is built by the
+   * domain; the two fields that come from the row (`messageHeaderId`,
+   * `destination`) are filled in from the updated row.
+   */
   async applyChange(trackingId: TrackingId, expectedVersion: number, change: LetterChange): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query(
-        `UPDATE messages SET state = $3, attempts = $4, next_deadline = $5, deadline_at = $6, updated_at = $7, version = version + 1
+    const event =
+      change.event === undefined
+        ? null
+        : JSON.stringify(statusEvent({ trackingId, messageHeaderId: '', destination: '' }, change.state, change.event.previousState, change.at, change.event.reason).body);
+    const dispatch = change.publishAttempt === undefined ? null : JSON.stringify({ trackingId, attempt: change.publishAttempt });
+    const { rows } = await this.db.query(
+      `WITH changed AS (
+         UPDATE messages SET state = $3, attempts = $4, next_deadline = $5, deadline_at = $6, updated_at = $7, version = version + 1
           WHERE tracking_id = $1 AND version = $2
-          RETURNING tracking_id, message_header_id, destination, state`,
-        [trackingId, expectedVersion, change.state, change.attempts, change.nextDeadline, change.deadlineAt, change.at],
-      );
-      if (rows[0] === undefined) return false;
-      const row = asRow(rows[0]);
-      const entries: OutboxEntry[] = [];
-      if (change.event !== undefined) {
-        await tx.query('INSERT INTO message_history (tracking_id, at, from_state, to_state, cause) VALUES ($1, $2, $3, $4, $5)', [
-          trackingId, change.at, change.event.previousState, change.state, change.cause,
-        ]);
-        const letter = { trackingId, messageHeaderId: text(row, 'message_header_id'), destination: text(row, 'destination') };
-        const routed = statusEvent(letter, change.state, change.event.previousState, change.at, change.event.reason);
-        entries.push({ kind: 'event', payload: { ...routed.body, destination: letter.destination } });
-      }
-      if (change.publishAttempt !== undefined) entries.push({ kind: 'dispatch', payload: { trackingId, attempt: change.publishAttempt } as { trackingId: string } });
-      await enqueue(tx, trackingId, entries, change.at);
-      return true;
-    });
+          RETURNING tracking_id, message_header_id, destination),
+       history AS (
+         INSERT INTO message_history (tracking_id, at, from_state, to_state, cause)
+         SELECT tracking_id, $7::timestamptz, $8::text, $3::text, $9::text FROM changed WHERE $10::jsonb IS NOT NULL),
+       work AS (
+         INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at)
+         SELECT c.tracking_id, w.kind, w.payload, $7::timestamptz, $7::timestamptz
+           FROM changed c CROSS JOIN LATERAL (VALUES
+             (1, 'event', jsonb_set($10::jsonb, '{messageHeaderId}', to_jsonb(c.message_header_id)) || jsonb_build_object('destination', c.destination)),
+             (2, 'dispatch', $11::jsonb)) AS w (ord, kind, payload)
+          WHERE w.payload IS NOT NULL
+          ORDER BY w.ord),
+       notes AS (
+         INSERT INTO notifications (tracking_id, practice, kind, url, payload, available_at, created_at)
+         SELECT c.tracking_id, n ->> 'practice', n ->> 'kind', n ->> 'url', n -> 'payload', $7::timestamptz, $7::timestamptz
+           FROM changed c CROSS JOIN jsonb_array_elements($12::jsonb) AS n)
+       SELECT count(*) AS changed FROM changed`,
+      [
+        trackingId,
+        expectedVersion,
+        change.state,
+        change.attempts,
+        change.nextDeadline,
+        change.deadlineAt,
+        change.at,
+        change.event?.previousState ?? null,
+        change.cause,
+        event,
+        dispatch,
+        JSON.stringify((change.notifications ?? []).map((n) => ({ kind: n.kind, url: n.url, payload: n.payload, practice: n.practice ?? null }))),
+      ],
+    );
+    return int(asRow(rows[0]), 'changed') === 1;
   }
 
   async findByMessageHeaderId(messageHeaderId: string): Promise<MessageRecord | undefined> {

@@ -1,10 +1,12 @@
-import type { AcceptOutcome, AckRecord, DeliveryStats, HistoryEntry, LetterIdentity, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
+import type { AcceptOutcome, AckRecord, NotificationRecord, DeliveryStats, HistoryEntry, LetterIdentity, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
 import { MalformedRequestError } from '../../app/errors.js';
 import type { TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqlDeliveryStore } from './sql-delivery-store.js';
 import { SqlTimerStore } from './sql-timer-store.js';
+import { SqlNotificationStore } from './sql-notification-store.js';
+import { SqlPracticeStore } from './sql-practice-store.js';
 import { enqueue, outboxRows, type OutboxRow } from './outbox.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
 import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
@@ -28,6 +30,16 @@ export class SqlMessageStore implements MessageStore {
     /** Runs once the database is closed, e.g. to release the data directory lock. */
     private readonly afterClose: () => void = () => undefined,
   ) {}
+
+  /** Practice activity and alarms on the same database. */
+  practiceStore(): SqlPracticeStore {
+    return new SqlPracticeStore(this.db);
+  }
+
+  /** HTTP notifications on the same database. */
+  notificationStore(): SqlNotificationStore {
+    return new SqlNotificationStore(this.db);
+  }
 
   /** Durable timers on the same database. */
   timerStore(): SqlTimerStore {
@@ -85,6 +97,10 @@ export class SqlMessageStore implements MessageStore {
       [trackingId],
     );
     return rows.map(toAckRecord);
+  }
+
+  notifications(trackingId: TrackingId): Promise<readonly NotificationRecord[]> {
+    return this.notificationStore().forLetter(trackingId);
   }
 
   /** Keyset paging on (created_at, tracking_id), which the list indexes cover. */
