@@ -6,6 +6,7 @@ import type { SqlClient } from '../../src/adapters/store/sql-client.js';
 import { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
 import { newLetter, storeContract, type OpenedStore } from './store-contract.js';
 import { deliveryStoreContract } from './delivery-store-contract.js';
+import { notificationStoreContract } from './notification-store-contract.js';
 
 /**
  * One in-memory database for the suite (creating one takes seconds), emptied
@@ -29,6 +30,7 @@ describe('PGlite store', function () {
   };
   storeContract('PGlite (embedded, in memory)', open);
   deliveryStoreContract('PGlite (embedded, in memory)', open);
+  notificationStoreContract('PGlite (embedded, in memory)', open);
 });
 
 describe('PGlite store opening', function () {

@@ -9,6 +9,7 @@ import type { LogContext, Logger } from '../../src/platform/logger.js';
 import { dropSchema, randomSchema, TEST_DATABASE_URL } from '../support/postgres.js';
 import { newLetter, storeContract, type OpenedStore } from './store-contract.js';
 import { deliveryStoreContract } from './delivery-store-contract.js';
+import { notificationStoreContract } from './notification-store-contract.js';
 
 describe('PostgreSQL store', function () {
   const schema = randomSchema();
@@ -23,6 +24,7 @@ describe('PostgreSQL store', function () {
   };
   storeContract('PostgreSQL', open);
   deliveryStoreContract('PostgreSQL', open);
+  notificationStoreContract('PostgreSQL', open);
 
   describe('opening and connection failures', function () {
     const fresh = randomSchema();
