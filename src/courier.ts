@@ -57,7 +57,8 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     const store = await openStore({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir, logger: logger.child({ component: 'store' }) });
     closeables.push({ name: 'store', close: () => store.close() });
 
-    const broker = new BrokerConnection(config.amqp.url, { logger: logger.child({ component: 'amqp' }) });
+    // Reconnect backoff capped at 3 s: while the broker is away Courier answers 503, so every second it stays away after the broker is back is refused custody.
+    const broker = new BrokerConnection(config.amqp.url, { logger: logger.child({ component: 'amqp' }), reconnectDelay: { initialMs: 200, maxMs: 3_000 } });
     closeables.push({ name: 'broker', close: () => broker.close() });
     logger.info('connecting to broker', { url: maskUrl(config.amqp.url) });
     await broker.open();

@@ -83,4 +83,38 @@ describe('BrokerConnection', function () {
       await broker.close();
     }
   });
+
+  it('never hands out a channel that closed while its setup ran, and opens a working one after reconnection', async () => {
+    const name = `courier-test-${prefix}-setup`;
+    const log = captureLogger();
+    const broker = await BrokerConnection.open(TEST_AMQP_URL, { logger: log.logger, connectionName: name, reconnectDelay: { initialMs: 50, maxMs: 500 } });
+    try {
+      let setups = 0;
+      const managed = broker.createChannel({
+        name: 'setup-race',
+        // The first setup is still running when the connection drops, and does not fail for it
+        // (as when its last reply and the broker's connection.close arrive in one read).
+        setup: async (channel) => {
+          if (++setups > 1) return;
+          const closed = new Promise((resolve) => channel.once('close', resolve));
+          await probe.forceCloseConnections(name);
+          await closed;
+        },
+      });
+      const usable = await waitFor(
+        'a working channel after reconnection',
+        async () => {
+          const channel = managed.current;
+          if (channel === undefined) return undefined;
+          return (await channel.checkExchange('amq.direct').then(() => true, () => undefined)) ? channel : undefined;
+        },
+        15_000,
+      );
+      expect(setups).to.be.greaterThan(1);
+      expect(await usable.checkExchange('amq.topic')).to.deep.equal({});
+      await managed.close();
+    } finally {
+      await broker.close();
+    }
+  });
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { startCourier, type RunningCourier } from '../../src/courier.js';
-import { RabbitProbe, randomPrefix } from './rabbit.js';
+import { RabbitProbe, randomPrefix, TEST_AMQP_URL } from './rabbit.js';
 import type { MessagePage, MessageStore } from '../../src/app/ports.js';
 
 export const CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
@@ -14,14 +14,15 @@ export const CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url)
 export { randomPrefix };
 
 /**
- * Deletes the queues and exchanges a Courier declared under `prefix` for the
- * default practices directory (for tests that run Courier as a child process).
+ * Deletes the queues and exchanges a Courier declared under `prefix` on the
+ * broker at `url` (default: the shared test broker), for `practices` (default:
+ * the practices directory, as a Courier run as a child process declares them).
  */
-export async function deleteBrokerEntities(prefix: string): Promise<void> {
-  const config = loadConfig({ configDir: CONFIG_DIR, env: { COURIER_AMQP_PREFIX: prefix } });
-  const probe = await RabbitProbe.open();
+export async function deleteBrokerEntities(prefix: string, options: { url?: string; practices?: readonly string[] } = {}): Promise<void> {
+  const practices = options.practices ?? loadConfig({ configDir: CONFIG_DIR, env: { COURIER_AMQP_PREFIX: prefix } }).practices.map((p) => p.ods);
+  const probe = await RabbitProbe.open(options.url ?? TEST_AMQP_URL);
   try {
-    await probe.cleanup(prefix, config.practices.map((p) => p.ods));
+    await probe.cleanup(prefix, practices);
   } finally {
     await probe.close();
   }
@@ -40,9 +41,11 @@ export interface TestCourier {
 /**
  * Starts a whole Courier in this process on a free port, with the embedded
  * store in a fresh temporary directory (or `databaseUrl`), a fresh AMQP
- * prefix, and every log line captured for assertions.
+ * prefix, and every log line captured for assertions. `amqpUrl` points it at
+ * another broker than the shared test node (a fault test's own node); `stop()`
+ * removes its queues and exchanges from that same broker.
  */
-export async function startTestCourier(options: { overrides?: unknown[]; databaseUrl?: string } = {}): Promise<TestCourier> {
+export async function startTestCourier(options: { overrides?: unknown[]; databaseUrl?: string; amqpUrl?: string } = {}): Promise<TestCourier> {
   const dataDir = await mkdtemp(join(tmpdir(), 'courier-test-'));
   const prefix = randomPrefix();
   const config = loadConfig({
@@ -52,6 +55,7 @@ export async function startTestCourier(options: { overrides?: unknown[]; databas
       COURIER_AMQP_PREFIX: prefix,
       COURIER_DATA_DIR: dataDir,
       ...(options.databaseUrl === undefined ? {} : { COURIER_DATABASE_URL: options.databaseUrl }),
+      ...(options.amqpUrl === undefined ? {} : { COURIER_AMQP_URL: options.amqpUrl }),
     },
     overrides: [{ logging: { level: 'debug' } }, ...(options.overrides ?? [])],
   });
@@ -72,7 +76,7 @@ export async function startTestCourier(options: { overrides?: unknown[]; databas
     stop: async () => {
       await courier.stop();
       await rm(dataDir, { recursive: true, force: true });
-      await deleteBrokerEntities(prefix);
+      await deleteBrokerEntities(prefix, { url: config.amqp.url, practices: config.practices.map((p) => p.ods) });
     },
   };
 }

@@ -27,7 +27,10 @@ export async function spawnCourier(env: Record<string, string>, timeoutMs = 30_0
   child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Courier did not start in ${timeoutMs} ms:\n${text}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a child left running keeps mocha (no --exit) from ever ending
+      reject(new Error(`Courier did not start in ${timeoutMs} ms:\n${text}`));
+    }, timeoutMs);
     const check = (): void => {
       const match = /"message":"Courier listening"[^\n]*"port":(\d+)|"port":(\d+)[^\n]*"message":"Courier listening"/.exec(text);
       const found = match?.[1] ?? match?.[2];

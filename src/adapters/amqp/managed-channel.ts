@@ -21,6 +21,14 @@ export interface ManagedChannelOptions<C extends Channel> {
   readonly setup?: (channel: C) => Promise<void>;
 }
 
+/** The channel (or its connection) closed while `setup` ran; a fresh one is tried (retry or next 'connected'). */
+class ChannelLostDuringSetupError extends Error {
+  override readonly name = 'ChannelLostDuringSetupError';
+  constructor() {
+    super('channel closed while it was being set up');
+  }
+}
+
 const RETRY_INITIAL_MS = 200;
 const RETRY_MAX_MS = 5_000;
 
@@ -90,8 +98,19 @@ export class ManagedChannel<C extends Channel> {
     let channel: C | undefined;
     try {
       channel = await this.create(model);
+      let lost = false;
+      const markLost = (): void => void (lost = true);
+      channel.once('close', markLost);
       this.watch(channel);
       await this.options.setup?.(channel);
+      channel.off('close', markLost);
+      // A channel that closed before it was handed out must not be handed out: its own 'close'
+      // listener ignores channels not yet current, so it would stay `current` for ever, dead, and
+      // the next 'connected' would find a channel and open none. It happens when the connection
+      // drops while `setup` runs (a setup that does not fail on a closed channel, or a setup
+      // reply and the broker's connection.close read in one go: both are handled before this
+      // continuation runs). The model check covers a connection lost before the listener went on.
+      if (lost || this.source.currentModel() !== model) throw new ChannelLostDuringSetupError();
       if (this.closed !== undefined) {
         await channel.close().catch(() => undefined); // closed while opening; nobody wants it
         return undefined;
