@@ -3,7 +3,11 @@
  *  1. validation throughput: strict JSON + HL7 R4 schema + Courier rules on a
  *     50-entry letter (a DocumentReference letter padded with 46 Observations);
  *  2. ingest latency: sequential POSTs to a real Courier (PGlite in a temp
- *     dir, local RabbitMQ), p50/p99 and letters/s.
+ *     dir, local RabbitMQ), p50/p99 and letters/s;
+ *  3. end-to-end delivery (bench/delivery.ts): 8 KiB letters from concurrent
+ *     senders to `filed` through a simulated practice, on PGlite and
+ *     PostgreSQL. BENCH_LETTERS (default 5000) makes it shorter, BENCH_ENGINES
+ *     picks the engines; see that file.
  */
 import { randomUUID } from 'node:crypto';
 import { createFhirSchemaValidator } from '../src/adapters/fhir/fhir-schema-validator.js';
@@ -12,6 +16,7 @@ import { checkLetter, type Bundle } from '../src/domain/letter-rules.js';
 import type { OdsCode } from '../src/domain/ids.js';
 import { syntheticDocumentReferenceLetter } from '../test/fixtures/letters.js';
 import { postMessage, startTestCourier } from '../test/support/courier-harness.js';
+import { runDeliveryBenchmarks } from './delivery.js';
 
 function fiftyEntryLetter(): Buffer {
   const letter = syntheticDocumentReferenceLetter();
@@ -74,3 +79,4 @@ async function ingestLatency(): Promise<void> {
 
 validationThroughput();
 await ingestLatency();
+await runDeliveryBenchmarks();

@@ -1,7 +1,7 @@
 import type { TopologyNames } from '../domain/topology-names.js';
 import type { Logger } from '../platform/logger.js';
 import type { ApplyDeliveryEvent } from './apply-delivery-event.js';
-import type { Clock, DeliveryStore, DispatchWork, EventWork, Publisher } from './ports.js';
+import type { Clock, DeliveryStore, DispatchWork, EventWork, PublishOutcome, Publisher } from './ports.js';
 
 export interface OutboxRelayDeps {
   readonly delivery: DeliveryStore;
@@ -16,7 +16,20 @@ export interface OutboxRelayDeps {
   readonly leaseMs: number;
   /** Pause when the outbox is empty. */
   readonly idleMs: number;
+  /**
+   * Longest pause between rounds that got nothing through because the broker
+   * refused or was away (default 2 s); the pause doubles from `idleMs` up to it.
+   */
+  readonly maxRetryPauseMs?: number;
 }
+
+/** What one round did: rows the broker took (done with), and rows released to publish again. */
+interface RoundResult {
+  readonly taken: number;
+  readonly released: number;
+}
+
+const DEFAULT_MAX_RETRY_PAUSE_MS = 2_000;
 
 /**
  * Moves outbox rows to the broker (DESIGN §1): letters to `<p>.outbound`
@@ -25,11 +38,25 @@ export interface OutboxRelayDeps {
  * resulting state change committed; a letter that is `returned` moves to
  * escalation through the state machine; `nacked`/`connection-lost` rows are
  * released and published again (receivers dedupe on MessageHeader.id).
+ *
+ * While the broker is away (or refusing), a round publishes nothing and
+ * releases everything it claimed. Such rounds are paced by a pause doubling
+ * from `idleMs` to `maxRetryPauseMs` and report once per round, not once per
+ * row: without that, a broker outage made the relay claim, fail and release
+ * the whole batch five times a second and log a warning per letter each time
+ * (hundreds of lines a second with a backlog), loading the store and the event
+ * loop that HTTP shares for no progress. A nudge (new work) or a round that
+ * gets anything through ends the pause at once, so publishing resumes as soon
+ * as the broker is back and work arrives, and within `maxRetryPauseMs` if none does.
  */
 export class OutboxRelay {
   private running: Promise<void> | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
+  /** A nudge came while no pause was waiting for one: skip the next pause. */
+  private nudged = false;
+  /** Consecutive rounds that got nothing through although there was work (or that failed). */
+  private fruitless = 0;
 
   constructor(private readonly deps: OutboxRelayDeps) {}
 
@@ -39,7 +66,8 @@ export class OutboxRelay {
 
   /** Ask for a round now (after new work was committed). */
   nudge(): void {
-    this.wake?.();
+    if (this.wake === undefined) this.nudged = true;
+    else this.wake();
   }
 
   async stop(): Promise<void> {
@@ -48,41 +76,82 @@ export class OutboxRelay {
     await this.running;
   }
 
-  /** One round: claim, publish, settle. Resolves the number of rows the broker took (completed rows). */
+  /**
+   * One round: claim, publish, settle. Resolves the number of rows the broker
+   * took (completed rows). The round's taken rows are completed in one
+   * statement once every publish of the round is answered; a row is in it
+   * only after its confirm and its state change committed. A crash before
+   * that statement commits leaves the rows to come back after their lease:
+   * published again (receivers dedupe; the state machine ignores a repeated
+   * `published`), never lost.
+   */
   async round(): Promise<number> {
+    return (await this.runRound()).taken;
+  }
+
+  private async runRound(): Promise<RoundResult> {
     const now = this.deps.clock.now();
     const { dispatches, events } = await this.deps.delivery.claimOutbox(this.deps.batchSize, now, new Date(now.getTime() + this.deps.leaseMs));
-    const settled = await Promise.all([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
-    return settled.filter(Boolean).length;
+    // allSettled: a row whose state change failed must not keep the others from being completed.
+    const settled = await Promise.allSettled([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
+    const outcomes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const taken = outcomes.filter((o): o is Taken => o.outcome === 'confirmed' || o.outcome === 'returned');
+    const released = outcomes.filter((o): o is Released => o.outcome !== 'confirmed' && o.outcome !== 'returned');
+    await this.deps.delivery.completeOutbox(taken.map((t) => t.outboxId));
+    // Released in one statement: during an outage that is the whole batch, every round.
+    await this.deps.delivery.releaseOutbox(released.map((r) => r.outboxId));
+    if (released.length > 0) {
+      const reasons = [...new Set(released.map((r) => r.outcome))].join(', ');
+      this.deps.logger.warn('publishes not confirmed; released to publish again', { count: released.length, reason: reasons });
+    }
+    // A row whose state change failed stays claimed until its lease ends, then goes out again.
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return { taken: taken.length, released: released.length };
   }
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      let handled = 0;
+      let result: RoundResult = { taken: 0, released: 0 };
+      let failed = false;
       try {
-        handled = await this.round();
+        result = await this.runRound();
       } catch (error) {
+        failed = true;
         this.deps.logger.warn('outbox round failed; will retry', { errorName: error instanceof Error ? error.name : 'unknown' });
       }
-      // Pause when nothing went out (empty outbox, or the broker is away): a
-      // round of promise-only work must not starve the event loop.
-      if (handled === 0 && !this.stopping) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.deps.idleMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      } else {
+      this.fruitless = result.taken > 0 || (result.released === 0 && !failed) ? 0 : this.fruitless + 1;
+      if (this.stopping) break;
+      if (result.taken > 0 || this.nudged) {
+        this.nudged = false;
         await new Promise((resolve) => setImmediate(resolve));
+      } else {
+        // Nothing went out (empty outbox, broker away or refusing, store trouble): pause, so
+        // a round of promise-only work cannot starve the event loop; longer while it keeps failing.
+        await this.pause(this.fruitless === 0 ? this.deps.idleMs : this.retryPauseMs());
       }
     }
   }
 
-  /** Resolves true when the row is done with (confirmed or returned), false when released for another try. */
-  private async dispatch(work: DispatchWork): Promise<boolean> {
+  private retryPauseMs(): number {
+    const max = Math.max(this.deps.idleMs, this.deps.maxRetryPauseMs ?? DEFAULT_MAX_RETRY_PAUSE_MS);
+    return Math.min(max, this.deps.idleMs * 2 ** Math.min(this.fruitless - 1, 20));
+  }
+
+  /** Waits `ms`, or until nudged or stopped. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  /** Resolves Taken when the row is done with (confirmed or returned, state change committed), else the row to release for another try. */
+  private async dispatch(work: DispatchWork): Promise<Taken | Released> {
     const outcome = await this.deps.publisher.publish({
       exchange: this.deps.names.outbound,
       routingKey: work.destination,
@@ -97,16 +166,14 @@ export class OutboxRelay {
     if (outcome === 'confirmed' || outcome === 'returned') {
       const event = outcome === 'confirmed' ? { kind: 'published' as const, attempt: work.attempt } : { kind: 'publish-failed' as const, attempt: work.attempt, failure: 'unroutable' as const };
       await this.deps.apply(work.trackingId, event);
-      await this.deps.delivery.completeOutbox([work.outboxId]);
       if (outcome === 'returned') log.error('letter unroutable: no queue for its practice', { reason: 'returned' });
-      return true;
+      return { outboxId: work.outboxId, outcome };
     }
-    log.warn('publish not confirmed; will publish again', { reason: outcome });
-    await this.deps.delivery.releaseOutbox([work.outboxId]);
-    return false;
+    log.debug('publish not confirmed; will publish again', { reason: outcome });
+    return { outboxId: work.outboxId, outcome };
   }
 
-  private async publishEvent(work: EventWork): Promise<boolean> {
+  private async publishEvent(work: EventWork): Promise<Taken | Released> {
     const outcome = await this.deps.publisher.publish({
       exchange: this.deps.names.events,
       routingKey: work.routingKey,
@@ -114,11 +181,18 @@ export class OutboxRelay {
       mandatory: false,
       contentType: 'application/json',
     });
-    if (outcome === 'confirmed' || outcome === 'returned') {
-      await this.deps.delivery.completeOutbox([work.outboxId]);
-      return true;
-    }
-    await this.deps.delivery.releaseOutbox([work.outboxId]);
-    return false;
+    return { outboxId: work.outboxId, outcome };
   }
+}
+
+/** A claimed row the broker took, to be completed with the rest of its round. */
+interface Taken {
+  readonly outboxId: number;
+  readonly outcome: 'confirmed' | 'returned';
+}
+
+/** A claimed row the broker did not take, to be released for another round. */
+interface Released {
+  readonly outboxId: number;
+  readonly outcome: Exclude<PublishOutcome, 'confirmed' | 'returned'>;
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { DeliveryStore, LetterChange, MessageRecord } from '../../src/app/ports.js';
-import type { TrackingId } from '../../src/domain/ids.js';
+import type { OdsCode, TrackingId } from '../../src/domain/ids.js';
 import type { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
 import { newLetter, type OpenedStore } from './store-contract.js';
 
@@ -152,6 +152,63 @@ export function deliveryStoreContract(name: string, open: () => Promise<OpenedSt
       const ids = racing.flatMap((r) => r.map((x) => x.trackingId));
       expect(new Set(ids).size, 'no letter to two sweepers').to.equal(ids.length);
       expect(ids).to.include(c.trackingId);
+    });
+
+    it('hands each letter of a mixed batch its own facts and bytes, and completes the whole batch at once', async () => {
+      const records: MessageRecord[] = [];
+      const bodies: Uint8Array[] = [];
+      for (let i = 0; i < 5; i++) {
+        const body = new Uint8Array(randomBytes(9_000));
+        bodies.push(body);
+        records.push(await accepted({ body, destination: (i % 2 === 0 ? 'A81001' : 'A81002') as OdsCode }));
+      }
+      const { dispatches, events } = await claim(T0);
+      expect(dispatches.map((d) => d.trackingId)).to.deep.equal(records.map((r) => r.trackingId));
+      expect(events).to.have.length(5);
+      dispatches.forEach((work, i) => {
+        const record = records[i];
+        expect([work.messageHeaderId, work.destination, work.sequence, work.attempt]).to.deep.equal([record?.messageHeaderId, record?.destination, record?.sequence, 1]);
+        expect(Buffer.from(work.body).equals(Buffer.from(bodies[i] ?? [])), `bytes of letter ${i}`).to.equal(true);
+      });
+      await delivery.completeOutbox([...dispatches.map((d) => d.outboxId), ...events.map((e) => e.outboxId)]);
+      expect(await claim(later(3600 * SECOND)), 'nothing left, even after the lease').to.deep.equal({ dispatches: [], events: [] });
+      expect(await store.deliveryStats()).to.deep.include({ outbox: { dispatch: 0, event: 0 } });
+    });
+
+    it('writes a change\'s status event before its publish, and nothing at all at a stale version', async () => {
+      const record = await accepted();
+      const drained = await claim(T0);
+      await delivery.completeOutbox([...drained.dispatches.map((d) => d.outboxId), ...drained.events.map((e) => e.outboxId)]);
+      const retrying: LetterChange = {
+        state: 'retrying',
+        attempts: 1,
+        nextDeadline: later(60 * SECOND),
+        deadlineAt: record.deadlineAt,
+        cause: 'transient-error',
+        at: later(SECOND),
+        publishAttempt: 2,
+        event: { previousState: 'received', reason: 'practice asked to try later' },
+      };
+      expect(await delivery.applyChange(record.trackingId, record.version + 5, retrying), 'stale version').to.equal(false);
+      expect(await claim(later(2 * SECOND)), 'no outbox rows from a stale change').to.deep.equal({ dispatches: [], events: [] });
+      expect(await store.history(record.trackingId), 'no history from a stale change').to.have.length(1);
+
+      expect(await delivery.applyChange(record.trackingId, record.version, retrying)).to.equal(true);
+      const { dispatches, events } = await claim(later(3 * SECOND));
+      expect(events.map((e) => e.body)).to.deep.equal([
+        {
+          trackingId: record.trackingId,
+          messageHeaderId: record.messageHeaderId,
+          state: 'retrying',
+          previousState: 'received',
+          at: later(SECOND).toISOString(),
+          reason: 'practice asked to try later',
+        },
+      ]);
+      expect(events.map((e) => e.routingKey)).to.deep.equal(['retrying.A81001']);
+      expect(dispatches.map((d) => [d.trackingId, d.attempt])).to.deep.equal([[record.trackingId, 2]]);
+      expect(events[0]?.outboxId, 'event row first').to.be.below(dispatches[0]?.outboxId ?? 0);
+      expect((await store.history(record.trackingId)).at(-1)).to.deep.equal({ at: later(SECOND), from: 'received', to: 'retrying', cause: 'transient-error' });
     });
 
     it('finds letters by MessageHeader.id, and lists those past their next deadline, soonest first', async () => {
