@@ -35,7 +35,7 @@ export type AckMapping =
 
 const MAX_LISTED = 5;
 
-type Polarity = 'infrastructure-success' | 'business-success' | 'negative';
+export type Polarity = 'infrastructure-success' | 'business-success' | 'negative';
 
 /** The known codes: [code, polarity, display]. Displays are the code system's, shortened. */
 const KNOWN: readonly (readonly [string, Polarity, string])[] = [
@@ -102,6 +102,11 @@ export function mapAck(ack: Ack): AckMapping {
     return event({ kind: 'business-ack' });
   }
   return event({ kind: 'infrastructure-ack' });
+}
+
+/** Whether a known ITK response code says received, filed or refused; undefined for unknown codes. */
+export function itkPolarity(code: string): Polarity | undefined {
+  return ITK_CODES.get(code)?.polarity;
 }
 
 /** The code system's display for a code, if Courier knows it. */
