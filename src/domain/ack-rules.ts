@@ -61,7 +61,8 @@ export function checkAck(bundle: Bundle): AckCheck {
   };
 }
 
-function itkCodesOf(outcome: OperationOutcome): string[] {
+/** The ITK3 response codes (system ITK_RESPONSE_SYSTEM) in an OperationOutcome's `issue[].details.coding`, in order. */
+export function itkCodesOf(outcome: OperationOutcome): string[] {
   const codes: string[] = [];
   for (const issue of outcome.issue) {
     for (const coding of issue.details?.coding ?? []) {

@@ -13,7 +13,7 @@ import { parseDurationMs } from '../domain/durations.js';
  * path and unknown keys are rejected. The result is deeply frozen.
  */
 
-const duration = z.string().transform((text, ctx) => {
+export const duration = z.string().transform((text, ctx) => {
   const ms = parseDurationMs(text);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 duration such as PT10M or P7D' });
@@ -22,7 +22,7 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-case letters and digits').transform((s) => s);
+export const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-case letters and digits').transform((s) => s);
 
 /**
  * `brokerUser`: the RabbitMQ user this practice's system connects as. When
@@ -32,7 +32,7 @@ const odsCode = z.string().refine(isOdsCode, 'must be an ODS code: 3-10 upper-ca
  */
 const practice = z.strictObject({ ods: odsCode, name: z.string().min(1).max(200), brokerUser: z.string().min(1).max(255).optional() });
 
-const httpUrl = z.string().refine((value) => {
+export const httpUrl = z.string().refine((value) => {
   try {
     const url = new URL(value);
     return url.protocol === 'https:' || url.protocol === 'http:';
@@ -184,7 +184,7 @@ export function mergeConfig(base: unknown, over: unknown): unknown {
   return out;
 }
 
-function readJson(path: string, problems: string[]): unknown {
+export function readJson(path: string, problems: string[]): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as unknown;
   } catch (error) {
@@ -193,7 +193,7 @@ function readJson(path: string, problems: string[]): unknown {
   }
 }
 
-function describe(path: readonly PropertyKey[], message: string): string {
+export function describe(path: readonly PropertyKey[], message: string): string {
   const key = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
   return `${key === '' ? '(root)' : key}: ${message}`;
 }

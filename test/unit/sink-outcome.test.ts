@@ -17,6 +17,10 @@ describe('practice connector: what an endpoint answer means (issue 5)', () => {
     expect(sinkDecision(answered(200, ['30002']), 1, 5)).to.deep.equal({ kind: 'acknowledge', acks: [{ code: 'fatal-error', itkCodes: ['30002'] }] });
   });
 
+  it('a letter stored in a folder is received, not filed', () => {
+    expect(sinkDecision({ kind: 'stored' }, 1, 5)).to.deep.equal({ kind: 'acknowledge', acks: [{ code: 'ok', itkCodes: ['20013'] }] });
+  });
+
   it('4xx is final, carrying the ITK codes that say why; 408, 425 and 429 are "later"', () => {
     expect(sinkDecision(answered(422, ['30002', '99999']), 1, 5)).to.deep.equal({ kind: 'acknowledge', acks: [{ code: 'fatal-error', itkCodes: ['30002'] }] });
     expect(sinkDecision(answered(400), 1, 5)).to.deep.equal({ kind: 'acknowledge', acks: [{ code: 'fatal-error', itkCodes: [] }] });

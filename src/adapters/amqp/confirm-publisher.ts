@@ -22,6 +22,8 @@ export interface PublishProperties {
   readonly contentType?: string;
   readonly type?: string;
   readonly headers?: Readonly<Record<string, string | number>>;
+  /** The `user_id` property: RabbitMQ refuses the publish unless it names the connection's user (how a practice proves who it is). */
+  readonly userId?: string;
   /** Default true: an unroutable message is `returned`. Off only where no subscriber is fine (status events). */
   readonly mandatory?: boolean;
 }

@@ -10,7 +10,27 @@ const STATES = MESSAGE_STATES.map((s) => `'${s}'`).join(', ');
  * Every timestamp is timestamptz. Statements are separated by `;` at the end
  * of a line (and hold no `;` elsewhere).
  */
-export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * One schema's migrations with the table that records them and the advisory
+ * lock that serialises them. Courier and the practice connector each have
+ * their own, so both may live in one PostgreSQL database.
+ */
+export interface MigrationSet {
+  /** Names the schema in errors: `Courier`, `the connector`. */
+  readonly owner: string;
+  readonly table: string;
+  /** Constant naming this set's lock among the database's advisory locks. */
+  readonly lockKey: number;
+  readonly migrations: readonly Migration[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'letters, history, sequences, outbox, ack log',
@@ -150,8 +170,7 @@ CREATE TABLE practice_alarms (
   },
 ];
 
-/** Constant naming Courier's migration lock among the database's advisory locks. */
-const MIGRATION_LOCK = 741_852_963;
+export const COURIER_SCHEMA: MigrationSet = { owner: 'Courier', table: 'schema_migrations', lockKey: 741_852_963, migrations: MIGRATIONS };
 
 /**
  * Brings the schema up to date in one transaction. The transaction-scoped
@@ -159,30 +178,30 @@ const MIGRATION_LOCK = 741_852_963;
  * take turns: the second sees the first's versions and applies nothing.
  * A database migrated by a newer Courier is refused rather than guessed at.
  */
-export async function migrate(client: SqlClient): Promise<void> {
+export async function migrate(client: SqlClient, set: MigrationSet = COURIER_SCHEMA): Promise<void> {
+  const table = set.table;
+  if (!/^[a-z_]+$/.test(table)) throw new TypeError(`invalid migrations table name ${table}`);
   await client.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await tx.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
-    const { rows } = await tx.query('SELECT version FROM schema_migrations');
-    const applied = new Set(rows.map((r) => versionOf(r)));
-    const known = Math.max(...MIGRATIONS.map((m) => m.version));
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [set.lockKey]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${table} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await tx.query(`SELECT version FROM ${table}`);
+    const applied = new Set(rows.map((r) => versionOf(r, table)));
+    const known = Math.max(...set.migrations.map((m) => m.version));
     const newest = Math.max(0, ...applied);
     if (newest > known) {
-      throw new CourierError('internal', `The database schema is at version ${newest}, newer than this Courier knows (${known}); upgrade Courier`);
+      throw new CourierError('internal', `The database schema of ${set.owner} is at version ${newest}, newer than this version knows (${known}); upgrade ${set.owner}`);
     }
-    for (const migration of MIGRATIONS) {
+    for (const migration of set.migrations) {
       if (applied.has(migration.version)) continue;
       for (const statement of splitStatements(migration.sql)) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      await tx.query(`INSERT INTO ${table} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
     }
   });
 }
 
-function versionOf(row: unknown): number {
+function versionOf(row: unknown, table: string): number {
   const value = typeof row === 'object' && row !== null && 'version' in row ? row.version : undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError('schema_migrations.version is not an integer');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError(`${table}.version is not an integer`);
   return value;
 }
 

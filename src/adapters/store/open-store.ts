@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Logger } from '../../platform/logger.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { ensureEmbeddedDataDir } from './embedded-data-dir.js';
-import { migrate } from './migrations.js';
+import { COURIER_SCHEMA, migrate, type MigrationSet } from './migrations.js';
 import { openPgClient } from './pg-client.js';
 import { openPgliteClient } from './pglite-client.js';
 import type { SqlClient } from './sql-client.js';
@@ -28,20 +28,29 @@ export interface StoreOptions {
  * reached. Closing the store releases the lock.
  */
 export async function openStore(options: StoreOptions): Promise<SqlMessageStore> {
-  const logger = options.logger?.child({ component: 'store' });
-  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
-    const client = await openPgClient({ url: options.databaseUrl, schema: options.schema, max: options.poolSize, logger });
-    return withMigrations(client);
-  }
-  return openEmbeddedStore(resolve(options.dataDir), logger);
+  const { client, afterClose } = await openMigratedClient(options, COURIER_SCHEMA);
+  return new SqlMessageStore(client, afterClose);
 }
 
 /** An in-memory PGlite store, migrated: for tests and benchmarks only (nothing survives close). */
 export async function openMemoryStore(): Promise<SqlMessageStore> {
-  return withMigrations(await openPgliteClient(undefined));
+  return new SqlMessageStore(await withMigrations(await openPgliteClient(undefined), COURIER_SCHEMA));
 }
 
-async function openEmbeddedStore(dataDir: string, logger: Logger | undefined): Promise<SqlMessageStore> {
+/**
+ * A SQL client with `set` migrated, by the rules of `openStore`. The caller
+ * runs `afterClose` (it releases the data directory lock) once the client is closed.
+ */
+export async function openMigratedClient(options: StoreOptions, set: MigrationSet): Promise<{ client: SqlClient; afterClose: () => void }> {
+  const logger = options.logger?.child({ component: 'store' });
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    const client = await openPgClient({ url: options.databaseUrl, schema: options.schema, max: options.poolSize, logger });
+    return { client: await withMigrations(client, set), afterClose: () => undefined };
+  }
+  return openEmbedded(resolve(options.dataDir), set, logger);
+}
+
+async function openEmbedded(dataDir: string, set: MigrationSet, logger: Logger | undefined): Promise<{ client: SqlClient; afterClose: () => void }> {
   const lock = await lockDataDir(dataDir, { logger });
   try {
     const pgdata = await ensureEmbeddedDataDir(
@@ -49,26 +58,26 @@ async function openEmbeddedStore(dataDir: string, logger: Logger | undefined): P
       async (directory) => {
         const fresh = await openPgliteClient(directory);
         try {
-          await migrate(fresh);
+          await migrate(fresh, set);
         } finally {
           await fresh.close();
         }
       },
       logger,
     );
-    return await withMigrations(await openPgliteClient(pgdata), () => lock.release());
+    return { client: await withMigrations(await openPgliteClient(pgdata), set), afterClose: () => lock.release() };
   } catch (error) {
     lock.release();
     throw error;
   }
 }
 
-async function withMigrations(client: SqlClient, afterClose?: () => void): Promise<SqlMessageStore> {
+async function withMigrations(client: SqlClient, set: MigrationSet): Promise<SqlClient> {
   try {
-    await migrate(client);
+    await migrate(client, set);
   } catch (error) {
     await client.close();
     throw error;
   }
-  return new SqlMessageStore(client, afterClose);
+  return client;
 }
