@@ -13,6 +13,8 @@ import { trackingRoutes } from './adapters/http/tracking-routes.js';
 import { practiceRoutes } from './adapters/http/practice-routes.js';
 import { manualActionRoutes } from './adapters/http/manual-action-routes.js';
 import { manualAction, type ManualAction } from './app/manual-action.js';
+import { resendLetter, type ResendLetter } from './app/resend-request.js';
+import { resendRoutes } from './adapters/http/resend-routes.js';
 import { healthRoutes } from './adapters/http/health-routes.js';
 import { capabilityStatement } from './adapters/http/capability-statement.js';
 import { CourierMetrics, type GaugeSources } from './adapters/metrics/prometheus.js';
@@ -163,6 +165,14 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       ack: async (bundle) => ({ kind: 'ack', ...(await ackReceiver(bundle, (ack) => ({ ods: ack.senderOds }))) }),
     });
     const act = manualAction({ apply, logger: logger.child({ component: 'operator' }), publishQueued: () => relay.nudge() });
+    const resend = resendLetter({
+      practices,
+      messages: store,
+      apply,
+      observer: metrics.delivery,
+      logger: logger.child({ component: 'resend' }),
+      publishQueued: () => relay.nudge(),
+    });
     const notificationStore = store.notificationStore();
     const practiceStore = store.practiceStore();
     const gauges = {
@@ -170,7 +180,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       notifications: () => notificationStore.pending(),
       silentPractices: async () => new Set((await practiceStore.activeAlarms()).keys()),
     };
-    const http = await startHttp(config, logger, { store, broker, metrics, gauges, receive, act, practices: practiceStore });
+    const http = await startHttp(config, logger, { store, broker, metrics, gauges, receive, act, resend, practices: practiceStore });
     closeables.push({ name: 'http', close: () => http.close() });
     logger.info('Courier listening', { port: http.port });
 
@@ -241,6 +251,7 @@ async function startHttp(
     gauges: GaugeSources;
     receive: (body: Uint8Array) => Promise<ReceiveResult>;
     act: ManualAction;
+    resend: ResendLetter;
     practices: PracticeStore;
   },
 ): Promise<HttpHandle> {
@@ -262,6 +273,7 @@ async function startHttp(
       trackingRoutes({ store: deps.store, clock: systemClock }),
       manualActionRoutes({ act: deps.act, store: deps.store }),
       practiceRoutes({ practices: deps.practices, directory: config.practices, silentAfterMs: config.alerts.silentPractice, clock: systemClock }),
+      resendRoutes({ resend: deps.resend }),
       healthRoutes({
         store: deps.store,
         broker: deps.broker,

@@ -33,7 +33,7 @@ export const ACTOR_MAX = 100;
  * isolates (they make a history line read differently from what is stored),
  * and unpaired surrogates (not valid text; the store would mangle them).
  */
-const FORBIDDEN_IN_REASON = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
+export const FORBIDDEN_IN_REASON = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
 /** Email-like or plain user names; the first character a letter or digit. */
 const ACTOR = /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/;
 /** Unknown property names are named in `expression` only when they are plain identifiers (never arbitrary input). */
@@ -77,12 +77,17 @@ export function parseManualActionRequest(rawTrackingId: string, body: ManualActi
   if (!isTrackingId(rawTrackingId)) issues.push({ severity: 'error', code: 'value', diagnostics: 'The tracking id in the path must be a UUID', expression: [] });
   if (!body.ok) return { ok: false, issues: [...issues, body.issue] };
   const parsed = manualActionBody.safeParse(body.value);
-  if (!parsed.success) issues.push(...parsed.error.issues.flatMap((issue) => toIssues(issue, body.value)));
+  if (!parsed.success) issues.push(...parsed.error.issues.flatMap((issue) => requestBodyIssues(issue, body.value)));
   if (!parsed.success || !isTrackingId(rawTrackingId)) return { ok: false, issues };
   return { ok: true, request: { trackingId: rawTrackingId, reason: parsed.data.reason, actor: parsed.data.actor } };
 }
 
-function toIssues(issue: z.core.$ZodIssue, body: unknown): ValidationIssue[] {
+/**
+ * One zod issue of a JSON request body as OperationOutcome issues, in
+ * Courier's words only: `expression` names the body property, and unknown
+ * property names only when they are plain identifiers.
+ */
+export function requestBodyIssues(issue: z.core.$ZodIssue, body: unknown): ValidationIssue[] {
   if (issue.code === 'unrecognized_keys') {
     const named = issue.keys.filter((key) => PLAIN_KEY.test(key));
     const unnamed = issue.keys.length - named.length;

@@ -99,6 +99,8 @@ export interface MessageStore {
   /** The held letter `accept` would answer as this one's duplicate, without writing anything. */
   findDuplicate(letter: LetterIdentity): Promise<Extract<AcceptOutcome, { kind: 'duplicate' }> | undefined>;
   get(trackingId: TrackingId): Promise<MessageRecord | undefined>;
+  /** The letter numbered `sequence` for practice `destination` (at most one: the pair is unique), whatever its state. */
+  findBySequence(destination: OdsCode, sequence: number): Promise<MessageRecord | undefined>;
   history(trackingId: TrackingId): Promise<readonly HistoryEntry[]>;
   /** The stored bytes of the letter, exactly as accepted. */
   body(trackingId: TrackingId): Promise<Uint8Array | undefined>;

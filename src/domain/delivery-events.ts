@@ -12,6 +12,7 @@ import type { BackoffPolicy } from './retry-policy.js';
  * Operator events (`retry`, `cancel`, `resolve`) carry the person's note as
  * `reason` and who they are as `actor` (an operator identifier such as
  * `jsmith@trust`); both go into the history cause and the status event.
+ * `resend-requested` carries the same two from the practice's connector.
  */
 export type DeliveryEvent =
   /** The broker confirmed attempt `attempt` and did not return it. */
@@ -45,7 +46,13 @@ export type DeliveryEvent =
   /** A person withdrew the letter (e.g. sent in error). */
   | { readonly kind: 'cancel'; readonly reason: string; readonly actor: string }
   /** A person closed the letter by other means (e.g. sent on paper, confirmed by phone). */
-  | { readonly kind: 'resolve'; readonly reason: string; readonly actor: string };
+  | { readonly kind: 'resolve'; readonly reason: string; readonly actor: string }
+  /**
+   * The practice's connector asks for the letter again: its
+   * `x-courier-sequence` stayed missing. `actor` names the connector (or
+   * the person behind it), `reason` says why (e.g. `sequence 41 missing for 10 minutes`).
+   */
+  | { readonly kind: 'resend-requested'; readonly reason: string; readonly actor: string };
 
 export type DeliveryEventKind = DeliveryEvent['kind'];
 
@@ -64,6 +71,7 @@ const EVENT_KINDS: { readonly [K in DeliveryEventKind]: null } = {
   retry: null,
   cancel: null,
   resolve: null,
+  'resend-requested': null,
 };
 
 /** Every event kind, for code and tests that must enumerate them (the state diagram, the state × event matrix). */

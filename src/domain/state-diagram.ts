@@ -61,6 +61,7 @@ const SAMPLES: { readonly [K in DeliveryEventKind]: (letter: LetterSnapshot) => 
   retry: () => [{ kind: 'retry', ...NOTE }],
   cancel: () => [{ kind: 'cancel', ...NOTE }],
   resolve: () => [{ kind: 'resolve', ...NOTE }],
+  'resend-requested': () => [{ kind: 'resend-requested', ...NOTE }],
 };
 
 /** Every change `transition()` makes on the grid, once each, ordered by state, then target, then event (declaration order). */

@@ -42,6 +42,21 @@ import type { DeliveryEvent, DeliveryPolicy, Effect, LetterSnapshot, TransitionR
  *   send a letter on paper during a known outage without waiting for escalation.
  * - Every operator cause names the person and their note:
  *   `cancelled by a person (jsmith@trust): sent on paper`.
+ * - A practice connector's `resend-requested` (a sequence number stayed
+ *   missing) acts only in `dispatched`: published, no infrastructure ack yet,
+ *   so the practice saying it never saw the letter is the best evidence
+ *   there is, and waiting for the ack timeout would only delay the letter.
+ *   It publishes the next attempt now, as a due `retry-due` does (same ids
+ *   and sequence, filing deadline unchanged); at or past the filing deadline
+ *   it escalates instead. Like an operator retry it may take attempts past
+ *   `maxAttempts` (one per request, each answering a practice that is
+ *   evidently up; the ack timeout after it escalates as usual), and the
+ *   filing deadline still bounds it. Everywhere else it changes nothing and
+ *   says why: a `received` letter is on its way, a `retrying` one has its
+ *   next attempt scheduled, a `delivered` one was acknowledged by the
+ *   practice system itself (the gap is on the practice side, and sending
+ *   again would not close it), an `escalated` one waits for a person. Cause:
+ *   `resend requested by the practice (connector-a81001): sequence 41 missing`.
  *
  * @param random a number in [0, 1) for backoff jitter (see retry-policy.ts).
  */
@@ -83,6 +98,7 @@ const HANDLERS: { readonly [K in DeliveryEvent['kind']]: Handler<Extract<Deliver
   retry: (ctx, e) => onOperatorRetry(ctx, byPerson('retry requested', e)),
   cancel: (ctx, e) => moveTo(ctx, 'cancelled', byPerson('cancelled', e), { nextDeadline: null }),
   resolve: (ctx, e) => moveTo(ctx, 'resolved', byPerson('resolved', e), { nextDeadline: null }),
+  'resend-requested': (ctx, e) => onResendRequested(ctx, `resend requested by the practice (${e.actor}): ${e.reason}`),
 };
 
 interface Context {
@@ -150,12 +166,27 @@ function onOperatorRetry(ctx: Context, cause: string): TransitionResult {
   return republish(ctx, new Date(ctx.now.getTime() + window), cause);
 }
 
+/** Why a resend request changes nothing, per state it can meet (final states are answered before any handler). */
+const RESEND_IGNORED: Partial<Record<MessageState, string>> = {
+  received: 'the letter is not yet published, it is on its way',
+  retrying: 'the next attempt is already scheduled',
+  delivered: 'the practice system already acknowledged receipt',
+  escalated: 'escalated, waiting for a person',
+};
+
+/** The practice never saw a published letter: publish the next attempt now, unless the filing deadline has come. */
+function onResendRequested(ctx: Context, cause: string): TransitionResult {
+  if (ctx.s.state !== 'dispatched') return ignored(`resend-requested ignored: ${RESEND_IGNORED[ctx.s.state] ?? `not applicable to a ${ctx.s.state} letter`}`);
+  if (deadlineReached(ctx)) return escalateForDeadline(ctx);
+  return republish(ctx, ctx.s.deadlineAt, cause);
+}
+
 /** The history cause of an operator event: what was done, by whom, and their note. */
 function byPerson(done: string, e: { readonly actor: string; readonly reason: string }): string {
   return `${done} by a person (${e.actor}): ${e.reason}`;
 }
 
-/** Publish attempt attempts+1 now, from `retrying`; the timer re-fires `retry-due` if no confirm arrives. */
+/** Publish attempt attempts+1 now, entering `retrying`; the timer re-fires `retry-due` if no confirm arrives. */
 function republish(ctx: Context, deadlineAt: Date, cause: string): TransitionResult {
   const attempt = ctx.s.attempts + 1;
   return moveTo(ctx, 'retrying', cause, {

@@ -177,6 +177,22 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       }
     });
 
+    it('finds a letter by its practice and sequence number, and nothing for another practice, number or non-number', async () => {
+      const a1 = await accepted(newLetter({ destination: 'A81001' as OdsCode }));
+      const b1 = await accepted(newLetter({ destination: 'B82005' as OdsCode }));
+      const a2 = await accepted(newLetter({ destination: 'A81001' as OdsCode }));
+      expect([a1.sequence, b1.sequence, a2.sequence]).to.deep.equal([1, 1, 2]);
+      expect(await store.findBySequence('A81001' as OdsCode, 1)).to.deep.equal(a1);
+      expect(await store.findBySequence('A81001' as OdsCode, 2)).to.deep.equal(a2);
+      expect(await store.findBySequence('B82005' as OdsCode, 1)).to.deep.equal(b1);
+      for (const [ods, sequence] of [['B82005', 2], ['C83001', 1], ['A81001', 3], ['A81001', 0], ['A81001', -1], ['A81001', 1.5], ['A81001', Number.MAX_SAFE_INTEGER + 2]] as const) {
+        expect(await store.findBySequence(ods as OdsCode, sequence), `${ods} ${sequence}`).to.equal(undefined);
+      }
+      // Whatever its state: the letter as stored now.
+      await sql.query(`UPDATE messages SET state = 'filed', version = version + 1, next_deadline = NULL WHERE tracking_id = $1`, [a1.trackingId]);
+      expect(await store.findBySequence('A81001' as OdsCode, 1)).to.deep.include({ trackingId: a1.trackingId, state: 'filed', version: 2, nextDeadline: null });
+    });
+
     it('stores nothing of a letter whose transaction fails after the sequence step, and leaves no gap', async () => {
       const bad = newLetter({ event: null as unknown as string }); // violates NOT NULL on the letter row
       const error: unknown = await store.accept(bad).then(

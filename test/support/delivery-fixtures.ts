@@ -47,6 +47,7 @@ export const COLUMNS = [
   'retry',
   'cancel',
   'resolve',
+  'resend-requested',
 ] as const;
 export type Column = (typeof COLUMNS)[number];
 
@@ -68,6 +69,7 @@ export function eventFor(column: Column, letter: LetterSnapshot): { event: Deliv
     retry: { kind: 'retry', reason: 'practice system back up', actor: 'jsmith@trust' },
     cancel: { kind: 'cancel', reason: 'sent in error', actor: 'jsmith@trust' },
     resolve: { kind: 'resolve', reason: 'sent on paper', actor: 'jsmith@trust' },
+    'resend-requested': { kind: 'resend-requested', reason: 'sequence 41 missing for 10 minutes', actor: 'connector-a81001' },
   };
   return { event: events[column], now: column === 'deadline-passed' ? AFTER_DL : NOW };
 }

@@ -3,7 +3,8 @@
  *
  * A history is a letter accepted at T0, then random events (acks, transient
  * errors, confirms, nacks and returns of publishes Courier asked for,
- * dead-lettering, stale timers from another sweeper, operator actions) at
+ * dead-lettering, stale timers from another sweeper, operator actions,
+ * resend requests from the practice's connector) at
  * random clock jumps. Between events a driver plays the timer sweeper: it
  * fires the due timer (`deadline-passed` once past `deadlineAt`, else
  * `ack-timeout` in `dispatched` and `retry-due` in `retrying` once past
@@ -23,7 +24,8 @@
  * (d) `nextDeadline` is set and not after `deadlineAt` wherever the sweeper
  *     owns the letter, and null in final states and in `escalated`.
  * (e) attempts never decrease, publishes name the next attempt, and attempts
- *     exceed `maxAttempts` only by the one attempt each operator retry buys.
+ *     exceed `maxAttempts` only by the one attempt each operator retry or
+ *     honoured resend request buys.
  * Also: an operator retry gives the letter its original filing window afresh,
  * every change is an edge of the generated state diagram, and the histories
  * take every edge of it.
@@ -50,7 +52,7 @@ const MANUAL: ReadonlySet<DeliveryEventKind> = new Set(['retry', 'cancel', 'reso
 const SETTLED: ReadonlySet<MessageState> = new Set(['filed', 'rejected', 'escalated', 'cancelled', 'resolved']);
 /** The only ways out of `escalated`: a person, or the practice's own answer (which a person must not contradict). */
 const LEAVES_ESCALATED: ReadonlySet<DeliveryEventKind> = new Set(['retry', 'cancel', 'resolve', 'business-ack', 'rejected']);
-const SITUATIONS = ['a second operator retry', 'attempts past maxAttempts'];
+const SITUATIONS = ['a second operator retry', 'attempts past maxAttempts', 'a resend request past maxAttempts'];
 const EDGES = new Set(stateDiagramEdges().map((e) => `${e.from} ${e.to} ${e.event}`));
 
 interface Step {
@@ -91,6 +93,7 @@ const kindArb: fc.Arbitrary<DeliveryEventKind> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom<DeliveryEventKind>('business-ack', 'rejected') },
   { weight: 2, arbitrary: fc.constant<DeliveryEventKind>('retry') },
   { weight: 2, arbitrary: fc.constantFrom<DeliveryEventKind>('cancel', 'resolve') },
+  { weight: 4, arbitrary: fc.constant<DeliveryEventKind>('resend-requested') },
 );
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
@@ -122,6 +125,8 @@ interface World {
   /** Publish attempts Courier asked for (attempt 1 at acceptance, then every `publish` effect): the only ones the broker can confirm, nack or return. */
   readonly requested: Set<number>;
   operatorRetries: number;
+  /** Resend requests that published an attempt: each, like an operator retry, may buy one past `maxAttempts`. */
+  resends: number;
   timesFiled: number;
   /** What the histories exercised, shared by all runs: diagram edges (`from to event`) and named situations. */
   readonly seen: Set<string>;
@@ -160,6 +165,7 @@ function replay(history: History, seen: Set<string>): World {
     windowMs: history.windowMs,
     requested: new Set([1]),
     operatorRetries: 0,
+    resends: 0,
     timesFiled: 0,
     seen,
   };
@@ -243,6 +249,8 @@ function eventOf(step: Step, world: World): DeliveryEvent {
     case 'cancel':
     case 'resolve':
       return { kind: step.kind, reason: 'property test', actor: 'fc@test' };
+    case 'resend-requested':
+      return { kind: 'resend-requested', reason: 'property test', actor: 'connector-fc' };
     default:
       return { kind: step.kind };
   }
@@ -256,6 +264,10 @@ function applyEvent(world: World, event: DeliveryEvent, random: number): Transit
   holds(!isFinalState(before.state) || result.kind === 'ignored', () => `(b) ${before.state} + ${event.kind} left a final state`);
   if (result.kind === 'ignored') return result;
   if (event.kind === 'retry') world.operatorRetries++;
+  if (event.kind === 'resend-requested' && result.effects.some((e) => e.kind === 'publish')) {
+    if (before.attempts >= world.policy.maxAttempts) world.seen.add('a resend request past maxAttempts');
+    world.resends++;
+  }
   checkChange(world, before, event, result);
   for (const effect of result.effects) if (effect.kind === 'publish') world.requested.add(effect.attempt);
   world.letter = apply(before, result);
@@ -269,6 +281,8 @@ function checkChange(world: World, before: LetterSnapshot, event: DeliveryEvent,
   world.seen.add(edge);
   if (world.operatorRetries >= 2) world.seen.add('a second operator retry');
   if (result.attempts > world.policy.maxAttempts) world.seen.add('attempts past maxAttempts');
+  // A resend request moves only a dispatched letter: the next attempt now, or escalation at the deadline.
+  if (event.kind === 'resend-requested') holds(before.state === 'dispatched' && (result.state === 'retrying' || result.state === 'escalated'), () => `${label}: a resend request moved it`);
   // (b) escalated waits for a person; only a person or the practice's own answer moves it on.
   holds(before.state !== 'escalated' || LEAVES_ESCALATED.has(event.kind), () => `(b) ${label}: escalated moved without a person`);
   // (c) filed at most once.
@@ -278,10 +292,10 @@ function checkChange(world: World, before: LetterSnapshot, event: DeliveryEvent,
   const next = result.nextDeadline;
   if (hasDeadline(result.state)) holds(next !== null && next.getTime() <= result.deadlineAt.getTime(), () => `(d) ${label}: nextDeadline ${String(next?.toISOString())} not within the deadline`);
   else holds(next === null, () => `(d) ${label}: ${result.state} must have no nextDeadline`);
-  // (e) attempts never go down, and pass maxAttempts only by what operator retries bought (one each).
+  // (e) attempts never go down, and pass maxAttempts only by what operator retries and resend requests bought (one each).
   holds(result.attempts >= before.attempts, () => `(e) ${label}: attempts ${before.attempts} → ${result.attempts}`);
-  const limit = world.policy.maxAttempts + world.operatorRetries;
-  holds(result.attempts <= limit, () => `(e) ${label}: ${result.attempts} attempts, limit ${world.policy.maxAttempts} + ${world.operatorRetries} operator retries`);
+  const limit = world.policy.maxAttempts + world.operatorRetries + world.resends;
+  holds(result.attempts <= limit, () => `(e) ${label}: ${result.attempts} attempts, limit ${world.policy.maxAttempts} + ${world.operatorRetries} operator retries + ${world.resends} resends`);
   for (const effect of result.effects) {
     if (effect.kind === 'publish') holds(effect.attempt === before.attempts + 1, () => `(e) ${label}: publishes attempt ${effect.attempt} after ${before.attempts}`);
   }

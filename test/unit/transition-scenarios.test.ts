@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { transition } from '../../src/domain/transition.js';
 import type { DeliveryEvent, LetterSnapshot } from '../../src/domain/delivery-events.js';
-import { COLUMNS, DL, HOUR, MINUTE, NOW, POLICY, RANDOM, SECOND, T0, apply, at, changed, eventFor, run, snapshot, summarise } from '../support/delivery-fixtures.js';
+import { AFTER_DL, COLUMNS, DL, HOUR, MINUTE, NOW, POLICY, RANDOM, SECOND, T0, apply, at, changed, eventFor, run, snapshot, summarise } from '../support/delivery-fixtures.js';
 
 const ESCALATE = ['emit-event', 'escalate', 'notify-sender:escalated'];
 
@@ -142,6 +142,81 @@ describe('transition: scenarios', () => {
     expect(resolve.cause).to.equal('resolved by a person (ops1): confirmed by phone');
     const retry = changed(transition(snapshot('escalated', 1, null), { kind: 'retry', reason: 'endpoint fixed', actor: 'jsmith@trust' }, NOW, POLICY, RANDOM));
     expect(retry.cause).to.equal('retry requested by a person (jsmith@trust): endpoint fixed');
+  });
+
+  describe('a resend request from the practice connector', () => {
+    const resend = { kind: 'resend-requested', reason: 'sequence 41 missing for 10 minutes', actor: 'connector-a81001' } as const;
+    const CAUSE = 'resend requested by the practice (connector-a81001): sequence 41 missing for 10 minutes';
+
+    it('publishes a dispatched letter again now, as the next attempt, with its ids and deadline unchanged', () => {
+      const dispatched = snapshot('dispatched', 1, at(NOW, 5 * MINUTE));
+      const result = changed(transition(dispatched, resend, NOW, POLICY, RANDOM));
+      expect(result).to.deep.equal({
+        kind: 'changed',
+        state: 'retrying',
+        attempts: 1,
+        deadlineAt: DL,
+        nextDeadline: at(NOW, 10 * MINUTE),
+        cause: CAUSE,
+        effects: [
+          { kind: 'emit-event', from: 'dispatched', to: 'retrying', reason: CAUSE },
+          { kind: 'publish', attempt: 2 },
+        ],
+      });
+      // Exactly what a due retry-due would have done from retrying, but now and with the practice's cause.
+      const due = changed(transition({ ...dispatched, state: 'retrying', nextDeadline: NOW }, { kind: 'retry-due' }, NOW, POLICY, RANDOM));
+      expect({ ...due, cause: CAUSE, effects: result.effects }).to.deep.equal(result);
+    });
+
+    it('then follows the ordinary path: confirmed → dispatched with attempt 2; no confirm → retry-due publishes again', () => {
+      const start = snapshot('dispatched', 1, at(NOW, 5 * MINUTE));
+      const { letter } = run(start, [
+        [resend, NOW],
+        [{ kind: 'published', attempt: 2 }, at(NOW, SECOND)],
+      ]);
+      expect(letter).to.include({ state: 'dispatched', attempts: 2 });
+      expect(letter.nextDeadline).to.deep.equal(at(NOW, SECOND + 10 * MINUTE));
+      const unconfirmed = apply(start, transition(start, resend, NOW, POLICY, RANDOM));
+      const again = changed(transition(unconfirmed, { kind: 'retry-due' }, unconfirmed.nextDeadline!, POLICY, RANDOM));
+      expect(again.effects).to.deep.equal([{ kind: 'publish', attempt: 2 }]);
+    });
+
+    it('escalates a dispatched letter instead once the filing deadline is reached', () => {
+      for (const now of [DL, AFTER_DL]) {
+        const result = changed(transition(snapshot('dispatched', 2, DL), resend, now, POLICY, RANDOM));
+        expect(result.state).to.equal('escalated');
+        expect(result.cause).to.equal(`not filed by the filing deadline ${DL.toISOString()}`);
+        expect(result.effects.map(summarise)).to.deep.equal(ESCALATE);
+      }
+    });
+
+    it('buys one attempt past maxAttempts, after which the ack timeout escalates as usual', () => {
+      const { letter } = run(snapshot('dispatched', POLICY.maxAttempts, at(NOW, MINUTE)), [
+        [resend, NOW],
+        [{ kind: 'published', attempt: POLICY.maxAttempts + 1 }, at(NOW, SECOND)],
+      ]);
+      expect(letter).to.include({ state: 'dispatched', attempts: POLICY.maxAttempts + 1 });
+      expect(changed(transition(letter, { kind: 'ack-timeout' }, letter.nextDeadline!, POLICY, RANDOM)).state).to.equal('escalated');
+    });
+
+    it('changes nothing in any other state, and says why without echoing the request', () => {
+      const reasons = Object.fromEntries(
+        (['received', 'retrying', 'delivered', 'escalated', 'filed', 'rejected', 'cancelled', 'resolved'] as const).map((state) => {
+          const result = transition(snapshot(state, 1, ['received', 'retrying', 'delivered'].includes(state) ? at(NOW, MINUTE) : null), resend, NOW, POLICY, RANDOM);
+          return [state, result.kind === 'ignored' ? result.reason : `changed to ${result.state}`];
+        }),
+      );
+      expect(reasons).to.deep.equal({
+        received: 'resend-requested ignored: the letter is not yet published, it is on its way',
+        retrying: 'resend-requested ignored: the next attempt is already scheduled',
+        delivered: 'resend-requested ignored: the practice system already acknowledged receipt',
+        escalated: 'resend-requested ignored: escalated, waiting for a person',
+        filed: 'resend-requested ignored: filed is final',
+        rejected: 'resend-requested ignored: rejected is final',
+        cancelled: 'resend-requested ignored: cancelled is final',
+        resolved: 'resend-requested ignored: resolved is final',
+      });
+    });
   });
 
   it('a nacked publish is not an attempt and is retried even past maxAttempts, until the deadline', () => {

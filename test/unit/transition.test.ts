@@ -55,6 +55,8 @@ const EXPECTED: Record<MessageState, Record<Column, Cell>> = {
     retry: I,
     cancel: go('cancelled', 0, null, EMIT),
     resolve: go('resolved', 0, null, EMIT),
+    // Not yet published: it is on its way.
+    'resend-requested': I,
   },
   dispatched: {
     published: I,
@@ -71,6 +73,8 @@ const EXPECTED: Record<MessageState, Record<Column, Cell>> = {
     retry: I,
     cancel: go('cancelled', 2, null, EMIT),
     resolve: go('resolved', 2, null, EMIT),
+    // The practice never saw it: the next attempt now, as a due retry would publish it.
+    'resend-requested': go('retrying', 2, at(NOW, 10 * MINUTE), ['emit-event', 'publish:3']),
   },
   retrying: {
     published: go('dispatched', 3, at(NOW, 10 * MINUTE), EMIT),
@@ -88,6 +92,8 @@ const EXPECTED: Record<MessageState, Record<Column, Cell>> = {
     retry: I,
     cancel: go('cancelled', 2, null, EMIT),
     resolve: go('resolved', 2, null, EMIT),
+    // Its next attempt is already scheduled.
+    'resend-requested': I,
   },
   delivered: {
     published: I,
@@ -104,6 +110,8 @@ const EXPECTED: Record<MessageState, Record<Column, Cell>> = {
     retry: I,
     cancel: go('cancelled', 2, null, EMIT),
     resolve: go('resolved', 2, null, EMIT),
+    // The practice system itself acknowledged receipt.
+    'resend-requested': I,
   },
   escalated: {
     published: I,
@@ -121,6 +129,8 @@ const EXPECTED: Record<MessageState, Record<Column, Cell>> = {
     retry: go('retrying', 2, at(NOW, 10 * MINUTE), ['emit-event', 'publish:3'], at(NOW, 24 * HOUR)),
     cancel: go('cancelled', 2, null, EMIT),
     resolve: go('resolved', 2, null, EMIT),
+    // Waits for a person.
+    'resend-requested': I,
   },
   filed: FINAL_ROW,
   rejected: FINAL_ROW,
@@ -129,7 +139,7 @@ const EXPECTED: Record<MessageState, Record<Column, Cell>> = {
 };
 
 describe('transition: every state × event pair', () => {
-  it('the table covers all 9 states and 14 event variants', () => {
+  it('the table covers all 9 states and 15 event variants', () => {
     expect(Object.keys(EXPECTED)).to.have.members([...MESSAGE_STATES]);
     for (const state of MESSAGE_STATES) expect(Object.keys(EXPECTED[state])).to.have.members([...COLUMNS]);
   });
@@ -210,7 +220,7 @@ describe('transition: every state × event pair past the filing deadline', () =>
   // The deadline wins: every failure, timer or dead letter escalates; the practice's answers and people still count.
   checkTargets({}, {
     received: moves({ published: 'dispatched', 'publish-failed unroutable': 'escalated', 'publish-failed nacked': 'escalated', 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
-    dispatched: moves({ 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'ack-timeout': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
+    dispatched: moves({ 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'ack-timeout': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE, 'resend-requested': 'escalated' }),
     retrying: moves({ published: 'dispatched', 'publish-failed unroutable': 'escalated', 'publish-failed nacked': 'escalated', 'infrastructure-ack': 'delivered', ...ANSWERS, 'retry-due': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
     delivered: moves({ ...ANSWERS, 'transient-error': 'escalated', 'deadline-passed': 'escalated', ...CLOSE }),
     escalated: moves({ ...ANSWERS, retry: 'retrying', ...CLOSE }),
@@ -240,7 +250,8 @@ describe('transition: every state × event pair at maxAttempts', () => {
       escalated: snapshot('escalated', max, null),
     },
     {
-      dispatched: moves({ 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'ack-timeout': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
+      // A resend request answers a practice that is evidently up: one more attempt, like an operator retry.
+      dispatched: moves({ 'infrastructure-ack': 'delivered', ...ANSWERS, 'transient-error': 'escalated', 'ack-timeout': 'escalated', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE, 'resend-requested': 'retrying' }),
       retrying: moves({ published: 'dispatched', 'publish-failed unroutable': 'escalated', 'publish-failed nacked': 'retrying', 'infrastructure-ack': 'delivered', ...ANSWERS, 'retry-due': 'retrying', 'deadline-passed': 'escalated', 'dead-lettered': 'escalated', ...CLOSE }),
       delivered: moves({ ...ANSWERS, 'transient-error': 'escalated', 'deadline-passed': 'escalated', ...CLOSE }),
       escalated: moves({ ...ANSWERS, retry: 'retrying', ...CLOSE }),

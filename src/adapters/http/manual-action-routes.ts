@@ -1,10 +1,9 @@
 import { Router, type Request, type Response } from 'express';
-import { MalformedRequestError, NotFoundError, UnsupportedMediaTypeError } from '../../app/errors.js';
+import { MalformedRequestError, NotFoundError } from '../../app/errors.js';
 import { MANUAL_ACTIONS, parseManualActionRequest, type ManualAction, type ManualActionKind } from '../../app/manual-action.js';
 import type { MessageStore } from '../../app/ports.js';
-import { parseStrictJson } from '../fhir/strict-json.js';
+import { readJsonRequest } from './json-request.js';
 import { loadMessageDetail } from './message-view.js';
-import { readBody } from './read-body.js';
 
 export interface ManualActionRouteDeps {
   readonly act: ManualAction;
@@ -34,19 +33,11 @@ export function manualActionRoutes(deps: ManualActionRouteDeps): Router {
 }
 
 async function handle(deps: ManualActionRouteDeps, action: ManualActionKind, req: Request, res: Response): Promise<void> {
-  checkJsonContentType(req.headers['content-type']);
-  const body = parseStrictJson(await readBody(req, MAX_BODY_BYTES));
+  const body = await readJsonRequest(req, MAX_BODY_BYTES);
   const parsed = parseManualActionRequest(String(req.params['trackingId']), body);
   if (!parsed.ok) throw new MalformedRequestError(`Invalid ${action} request`, parsed.issues);
   await deps.act(action, parsed.request);
   const detail = await loadMessageDetail(deps.store, parsed.request.trackingId);
   if (detail === undefined) throw new NotFoundError('Message');
   res.json(detail);
-}
-
-/** `application/json`, optionally with `charset=utf-8`; anything else is 415. */
-function checkJsonContentType(header: string | undefined): void {
-  const [type = '', ...params] = (header ?? '').split(';').map((part) => part.trim().toLowerCase());
-  const charsetOk = params.every((param) => param === '' || /^charset=("?)utf-?8\1$/.test(param));
-  if (type !== 'application/json' || !charsetOk) throw new UnsupportedMediaTypeError('Content-Type must be application/json (charset utf-8)');
 }

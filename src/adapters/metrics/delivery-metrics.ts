@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AckKind, AckResult, DeliveryObserver } from '../../app/delivery-observer.js';
 import type { NotificationObserver } from '../../app/notification-relay.js';
+import type { ResendObserver } from '../../app/resend-request.js';
 import type { DeliveryStats, NotificationKind, PublishOutcome } from '../../app/ports.js';
 
 const NOTIFICATION_KINDS: readonly NotificationKind[] = ['escalation-webhook', 'sender-response', 'practice-alarm-webhook'];
@@ -14,11 +15,12 @@ import type { MessageState } from '../../domain/message-state.js';
  * Every practice in the directory is always reported, with 0 when it has no
  * open letters, so "no series" never hides "no data".
  */
-export class DeliveryMetrics implements DeliveryObserver, NotificationObserver {
+export class DeliveryMetrics implements DeliveryObserver, NotificationObserver, ResendObserver {
   private readonly publishes: Counter<'what' | 'outcome'>;
   private readonly confirmSeconds: Histogram<'what'>;
   private readonly stateChanges: Counter<'state'>;
   private readonly acks: Counter<'kind' | 'result'>;
+  private readonly resendRequests: Counter<'practice' | 'result'>;
   private readonly outboxDepth: Gauge<'kind'>;
   private readonly openLetters: Gauge<'practice' | 'state'>;
   private readonly oldestOpenAge: Gauge<'practice'>;
@@ -57,6 +59,14 @@ export class DeliveryMetrics implements DeliveryObserver, NotificationObserver {
       labelNames: ['kind', 'result'],
       registers,
     });
+    this.resendRequests = new Counter({
+      name: 'courier_resend_requests_total',
+      help: 'Resend requests from practice connectors (a sequence number they never saw), per practice, by result (resent: published again; not-resent: the letter was not waiting for its receipt, or was past its filing deadline)',
+      labelNames: ['practice', 'result'],
+      registers,
+    });
+    // Every practice starts at 0, so a rate() over a practice's first request is right.
+    for (const practice of practices) for (const result of ['resent', 'not-resent']) this.resendRequests.inc({ practice, result }, 0);
     this.outboxDepth = new Gauge({
       name: 'courier_outbox_depth',
       help: 'Outbox rows waiting for a broker confirm, by kind (dispatch, event)',
@@ -116,6 +126,10 @@ export class DeliveryMetrics implements DeliveryObserver, NotificationObserver {
 
   acknowledged(kind: AckKind, result: AckResult): void {
     this.acks.inc({ kind, result });
+  }
+
+  resendRequested(practice: string, resent: boolean): void {
+    this.resendRequests.inc({ practice, result: resent ? 'resent' : 'not-resent' });
   }
 
   refreshSilent(silent: ReadonlySet<string>): void {

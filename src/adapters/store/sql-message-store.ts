@@ -1,6 +1,6 @@
 import type { AcceptOutcome, AckRecord, NotificationRecord, DeliveryStats, HistoryEntry, LetterIdentity, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
 import { MalformedRequestError } from '../../app/errors.js';
-import type { TrackingId } from '../../domain/ids.js';
+import type { OdsCode, TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqlDeliveryStore } from './sql-delivery-store.js';
@@ -74,6 +74,13 @@ export class SqlMessageStore implements MessageStore {
 
   async get(trackingId: TrackingId): Promise<MessageRecord | undefined> {
     const { rows } = await this.db.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tracking_id = $1`, [trackingId]);
+    return rows[0] === undefined ? undefined : toMessageRecord(rows[0]);
+  }
+
+  /** Served by the UNIQUE (destination, sequence) index. */
+  async findBySequence(destination: OdsCode, sequence: number): Promise<MessageRecord | undefined> {
+    if (!Number.isSafeInteger(sequence) || sequence < 1) return undefined;
+    const { rows } = await this.db.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE destination = $1 AND sequence = $2`, [destination, sequence]);
     return rows[0] === undefined ? undefined : toMessageRecord(rows[0]);
   }
 
