@@ -40,6 +40,8 @@ export class FhirEndpointStandIn {
   private readonly byIdentifier = new Map<string, string>();
   private readonly processed = new Map<string, StandInAnswer>();
   private readonly hanging = new Set<() => void>();
+  /** Every answer waits this long first (a slow practice system). */
+  delayMs = 0;
 
   private constructor(
     private readonly server: Server,
@@ -49,14 +51,14 @@ export class FhirEndpointStandIn {
   static async start(answer: AnswerRule = FILE_IT): Promise<FhirEndpointStandIn> {
     const app = express();
     app.use(express.json({ type: ['application/fhir+json', 'application/json'], limit: '20mb' }));
-    let standIn: FhirEndpointStandIn | undefined;
-    app.post('/\\$process-message', (req, res) => standIn?.processMessage(req, res));
-    app.post('/:type', (req, res) => standIn?.create(req, res));
+    const routes: { to?: FhirEndpointStandIn } = {}; // the routes need the instance, the instance needs the server
+    app.post('/\\$process-message', (req, res) => routes.to?.processMessage(req, res));
+    app.post('/:type', (req, res) => routes.to?.create(req, res));
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
-    standIn = new FhirEndpointStandIn(server, answer);
-    return standIn;
+    routes.to = new FhirEndpointStandIn(server, answer);
+    return routes.to;
   }
 
   get baseUrl(): string {
@@ -110,6 +112,14 @@ export class FhirEndpointStandIn {
   }
 
   private send(res: express.Response, answer: StandInAnswer): void {
+    if (this.delayMs > 0 && answer !== 'hang') {
+      setTimeout(() => this.reply(res, answer), this.delayMs);
+      return;
+    }
+    this.reply(res, answer);
+  }
+
+  private reply(res: express.Response, answer: StandInAnswer): void {
     if (answer === 'hang') {
       const release = (): void => {
         this.hanging.delete(release);
