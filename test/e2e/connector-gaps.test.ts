@@ -61,7 +61,6 @@ describe('practice connector: sequence gaps are reported and resent (real Rabbit
       gaps: { grace: 'PT1S', checkInterval: 'PT0.2S' },
       practices: [{ ods: ODS, sink: { kind: 'fhir', baseUrl: endpoint.baseUrl } }],
     });
-    expect(connector.connector.sequences.missing(ODS)).to.deep.equal([]); // 1 seen, 2 not yet known to be missing
     await waitForStates(c, letters, 'filed');
 
     expect(gapEvents).to.have.length(1);
