@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage, Message } from 'amqplib';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { startTestCourier, type TestCourier } from '../support/courier-harness.js';
@@ -83,7 +83,7 @@ describe('practice connector: sequence gaps are reported and resent (real Rabbit
 /** Takes the letter with `x-courier-sequence` = `sequence` off `queue` for good, putting every other one back. */
 async function loseFromQueue(probe: RabbitProbe, queue: string, sequence: number): Promise<void> {
   await probe.withChannel(async (channel) => {
-    const held: ConsumeMessage[] = [];
+    const held: Message[] = [];
     for (;;) {
       const message = await channel.get(queue, { noAck: false });
       if (message === false) throw new Error(`sequence ${sequence} not on ${queue}`);
