@@ -60,7 +60,11 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     closeables.push({ name: 'store', close: () => store.close() });
 
     // Reconnect backoff capped at 3 s: while the broker is away Courier answers 503, so every second it stays away after the broker is back is refused custody.
-    const broker = new BrokerConnection(config.amqp.url, { logger: logger.child({ component: 'amqp' }), reconnectDelay: { initialMs: 200, maxMs: 3_000 } });
+    const broker = new BrokerConnection(config.amqp.url, {
+      logger: logger.child({ component: 'amqp' }),
+      reconnectDelay: { initialMs: 200, maxMs: 3_000 },
+      heartbeatSeconds: config.amqp.heartbeat / 1000,
+    });
     closeables.push({ name: 'broker', close: () => broker.close() });
     logger.info('connecting to broker', { url: maskUrl(config.amqp.url) });
     await broker.open();

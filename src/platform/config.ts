@@ -52,6 +52,14 @@ const fileSchema = z.strictObject({
     deliveryLimit: z.number().int().min(1).max(1000),
     prefetch: z.number().int().min(1).max(10_000),
     maxInFlight: z.number().int().min(1).max(10_000),
+    /**
+     * AMQP heartbeat timeout proposed to the broker (whole seconds, 1 s to 10 min; the broker may
+     * lower it). It is how a connection that went silent without closing (a network blackhole, a
+     * hung broker) is noticed: amqplib checks once per timeout and gives up after two silent checks,
+     * so within two to three timeouts. Unset, the broker's 60 s applied and an unconfirmed publish
+     * waited minutes for a connection that was already gone.
+     */
+    heartbeat: duration.refine((ms) => ms % 1000 === 0 && ms >= 1000 && ms <= 600_000, 'must be whole seconds from PT1S to PT10M'),
   }),
   ingest: z.strictObject({ duplicateWindow: duration }),
   delivery: z.strictObject({

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BrokerConnection, maskUrl } from '../../src/adapters/amqp/broker-connection.js';
+import { BrokerConnection, maskUrl, withHeartbeat } from '../../src/adapters/amqp/broker-connection.js';
 import { consume, type Delivery } from '../../src/adapters/amqp/consumer.js';
 import { ConfirmPublisher } from '../../src/adapters/amqp/confirm-publisher.js';
 import { declareTopology } from '../../src/adapters/amqp/topology.js';
@@ -26,6 +26,23 @@ describe('BrokerConnection', function () {
     expect(maskUrl('amqp://courier:s3cret@rabbit.example:5672/vhost')).to.equal('amqp://courier:***@rabbit.example:5672/vhost');
     expect(maskUrl('amqps://guest@host')).to.equal('amqps://guest@host');
     expect(maskUrl('not a url with secret')).to.equal('(unparseable URL)');
+  });
+
+  it('proposes the configured heartbeat through the URL, unless the URL names one', () => {
+    expect(withHeartbeat('amqp://guest:s%40cret@host:5672/%2Fvh?frameMax=4096', 10)).to.equal('amqp://guest:s%40cret@host:5672/%2Fvh?frameMax=4096&heartbeat=10');
+    expect(withHeartbeat('amqp://host?heartbeat=30', 10)).to.equal('amqp://host?heartbeat=30');
+    expect(withHeartbeat('amqp://host', undefined)).to.equal('amqp://host');
+  });
+
+  it('runs the connection on the heartbeat it proposed', async () => {
+    const broker = await BrokerConnection.open(TEST_AMQP_URL, { logger: captureLogger().logger, heartbeatSeconds: 7 });
+    try {
+      // amqplib keeps the negotiated value on the connection without typing it.
+      const connection = broker.currentModel()?.connection as { heartbeat?: unknown } | undefined;
+      expect(connection?.heartbeat).to.equal(7);
+    } finally {
+      await broker.close();
+    }
   });
 
   it('opens, reports itself connected, logs the URL masked, and closes idempotently', async () => {

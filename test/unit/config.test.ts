@@ -25,6 +25,7 @@ describe('config', () => {
     expect(config.amqp.url).to.equal('amqp://guest:guest@127.0.0.1:5672');
     expect(config.amqp.prefix).to.equal('courier');
     expect(config.amqp.deliveryLimit).to.equal(10);
+    expect(config.amqp.heartbeat).to.equal(10_000);
     expect(config.store).to.deep.equal({ databaseUrl: undefined, dataDir: './data' });
     expect(config.deadlines).to.deep.equal({ ITK003D: 86_400_000, ITK004D: 86_400_000, ITK005D: 86_400_000, ITK006D: 604_800_000 });
     expect(config.delivery.infrastructureAckTimeout).to.equal(600_000);
@@ -94,6 +95,13 @@ describe('config', () => {
     ).join('\n');
     expect(problems).to.match(/practices\[1\]\.ods: duplicate/);
     expect(problems).to.match(/delivery\.backoff\.initial/);
+  });
+
+  it('takes the AMQP heartbeat in whole seconds from PT1S to PT10M', () => {
+    expect(load([{ amqp: { heartbeat: 'PT2S' } }]).amqp.heartbeat).to.equal(2_000);
+    for (const heartbeat of ['PT0S', 'PT1.5S', 'PT11M']) {
+      expect(problemsOf(() => load([{ amqp: { heartbeat } }])).join('\n'), heartbeat).to.match(/amqp\.heartbeat: must be whole seconds/);
+    }
   });
 
   it('takes an optional broker user per practice, never one user for two practices', () => {

@@ -17,6 +17,20 @@ export function maskUrl(url: string): string {
   }
 }
 
+/** `url` with `?heartbeat=<seconds>` added (amqplib reads the proposal only from the URL), unless it has one or none is wanted. */
+export function withHeartbeat(url: string, seconds: number | undefined): string {
+  if (seconds === undefined) return url;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url; // amqplib reports the bad URL itself
+  }
+  if (parsed.searchParams.has('heartbeat')) return url;
+  parsed.searchParams.set('heartbeat', String(seconds));
+  return parsed.toString();
+}
+
 export interface BrokerConnectionOptions {
   readonly logger: Logger;
   /** Failed attempts before `open()` gives up at start-up (default 5); once connected it retries for ever. */
@@ -25,6 +39,12 @@ export interface BrokerConnectionOptions {
   readonly reconnectDelay?: { readonly initialMs: number; readonly maxMs: number };
   /** Shown in the broker's connection list (default `courier`). */
   readonly connectionName?: string;
+  /**
+   * Heartbeat timeout to propose, in whole seconds (config `amqp.heartbeat`); a `heartbeat`
+   * query parameter in the URL wins. Unset: the broker's (RabbitMQ: 60 s). Only heartbeats
+   * notice a connection that went silent without closing.
+   */
+  readonly heartbeatSeconds?: number;
 }
 
 /** Events: `connected` after every (re)connection, `disconnected` when the connection is lost. */
@@ -138,7 +158,7 @@ export class BrokerConnection extends EventEmitter<BrokerEvents> implements Brok
 
   private async connect(): Promise<void> {
     const delay = this.options.reconnectDelay ?? { initialMs: 200, maxMs: 10_000 };
-    const recovering = await connect(this.url, {
+    const recovering = await connect(withHeartbeat(this.url, this.options.heartbeatSeconds), {
       // TCP_NODELAY on: with Nagle's algorithm a publish (written as method, header and body frames)
       // waits for the peer's delayed ACK, ~40 ms per confirm round trip instead of ~1 ms. Every
       // sequential confirm (an ack the practice must see confirmed before it settles a letter, the
