@@ -76,6 +76,9 @@ describe('practice connector: SIGKILL mid-stream and restart files nothing twice
 
     for (const letter of letters) expect(endpoint.filings.get(letter.messageHeaderId), letter.messageHeaderId).to.equal(1);
     const extraRequests = endpoint.requests.length - LETTERS;
+    if (process.env['COURIER_TEST_VERBOSE'] !== undefined) {
+      console.log(`      filed at the kill: ${filedAtKill}/${LETTERS}; requests beyond one per letter (in doubt): ${extraRequests}`);
+    }
     expect(extraRequests, 'requests beyond one per letter: only the in-doubt ones').to.be.at.most(PREFETCH);
   });
 });
