@@ -131,9 +131,15 @@ export interface DeliveryStats {
   readonly outbox: { readonly dispatch: number; readonly event: number };
 }
 
-/** Whether the broker connection is currently up; used to refuse custody (503) while it is not. */
+/** Whether the broker can take publishes now; custody is refused (503) while it cannot. */
 export interface BrokerStatus {
   isConnected(): boolean;
+  /**
+   * True while the broker has blocked publishing on the connection (a disk or
+   * memory alarm): publishes wait unconfirmed until it unblocks, so a letter
+   * taken now would only swell the outbox.
+   */
+  isBlocked(): boolean;
 }
 
 /** A change decided by the domain's `transition`, to be committed with its outbox work. */

@@ -69,8 +69,8 @@ export function receiveMessage(deps: ReceiveMessageDeps): (body: Uint8Array, bun
     if (deadlineMs === undefined) throw new Error(`No deadline configured for supported event ${facts.event}`);
     const acceptedAt = deps.clock.now();
     // Duplicates are answered before the broker check (DESIGN §2: step 5 before 6): a resend
-    // of a letter already held is answered 200 even while the broker is away, so the sender stops.
-    const outcome = deps.broker.isConnected()
+    // of a letter already held is answered 200 even while the broker is away or blocked, so the sender stops.
+    const outcome = deps.broker.isConnected() && !deps.broker.isBlocked()
       ? await deps.store.accept({ ...facts, trackingId: deps.newTrackingId(), body, acceptedAt, deadlineAt: new Date(acceptedAt.getTime() + deadlineMs) })
       : await deps.store.findDuplicate(facts);
     if (outcome === undefined) throw new BrokerUnavailableError();

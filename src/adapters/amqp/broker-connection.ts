@@ -64,12 +64,15 @@ export interface BrokerEvents {
  * - `onConnect` registers work run inside amqplib's `setup` hook: it must
  *   succeed before the connection counts as up (a failure drops that
  *   connection and retries). Use it only for what readiness depends on.
- * `isConnected` drives `/readyz` and the 503 that refuses custody while the
- * broker is away. Every connection `error` is handled (logged).
+ * `isConnected` and `isBlocked` drive `/readyz` and the 503 that refuses
+ * custody while the broker is away or blocks publishing. Every connection
+ * `error` is handled (logged).
  */
 export class BrokerConnection extends EventEmitter<BrokerEvents> implements BrokerStatus {
   private recovering: RecoveringChannelModel | undefined;
   private model: ChannelModel | undefined;
+  /** The broker sent connection.blocked (resource alarm) and not yet connection.unblocked. */
+  private blocked = false;
   private opened: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
   private readonly setups: ((model: ChannelModel) => Promise<void>)[] = [];
@@ -101,6 +104,15 @@ export class BrokerConnection extends EventEmitter<BrokerEvents> implements Brok
 
   isConnected(): boolean {
     return this.model !== undefined && this.closed === undefined;
+  }
+
+  /**
+   * True between the broker's connection.blocked and connection.unblocked: a
+   * disk or memory alarm stops publishing, and RabbitMQ stops reading the
+   * connection (publishes wait unconfirmed). A new connection starts unblocked.
+   */
+  isBlocked(): boolean {
+    return this.blocked && this.isConnected();
   }
 
   /** The live connection, or undefined while it is down. */
@@ -191,11 +203,13 @@ export class BrokerConnection extends EventEmitter<BrokerEvents> implements Brok
     const url = maskUrl(this.url);
     recovering.on('connect', (model: ChannelModel) => {
       this.model = model;
+      this.blocked = false;
       log.info('broker connected', { url });
       this.emit('connected', model);
     });
     recovering.on('disconnect', (error: Error) => {
       this.model = undefined;
+      this.blocked = false;
       if (this.closed === undefined) log.warn('broker connection lost; reconnecting', { url, ...brokerErrorContext(error) });
       this.emit('disconnected', error);
     });
@@ -206,7 +220,13 @@ export class BrokerConnection extends EventEmitter<BrokerEvents> implements Brok
     recovering.on('reconnect-failed', (error: Error) => log.error('broker reconnection gave up', { url, ...brokerErrorContext(error) }));
     recovering.on('error', (error: Error) => log.warn('broker connection error', brokerErrorContext(error)));
     recovering.on('handler-error', (error: Error, event: string) => log.error('broker event listener threw', { event, errorName: error.name }));
-    recovering.on('blocked', () => log.warn('broker blocked publishing (resource alarm)'));
-    recovering.on('unblocked', () => log.info('broker unblocked publishing'));
+    recovering.on('blocked', () => {
+      this.blocked = true;
+      log.warn('broker blocked publishing (resource alarm); refusing new letters until it unblocks');
+    });
+    recovering.on('unblocked', () => {
+      this.blocked = false;
+      log.info('broker unblocked publishing');
+    });
   }
 }

@@ -4,7 +4,8 @@ import type { BrokerStatus, MessageStore } from '../../app/ports.js';
 /**
  * Liveness, readiness and metrics (DESIGN §6). `/healthz` answers while the
  * process runs; `/readyz` only while the store answers and the broker is
- * connected, so a load balancer stops sending letters Courier cannot take.
+ * connected and not blocked by a broker resource alarm (`broker: "blocked"`),
+ * so a load balancer stops sending letters Courier cannot take.
  */
 export function healthRoutes(deps: {
   store: MessageStore;
@@ -24,7 +25,7 @@ export function healthRoutes(deps: {
       () => 'up' as const,
       () => 'down' as const,
     );
-    const broker = deps.broker.isConnected() ? 'up' : 'down';
+    const broker = !deps.broker.isConnected() ? 'down' : deps.broker.isBlocked() ? 'blocked' : 'up';
     const stopping = deps.isStopping();
     const ready = store === 'up' && broker === 'up' && !stopping;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', store, broker, stopping });
