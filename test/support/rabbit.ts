@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,6 +210,27 @@ async function freePort(from: number): Promise<number> {
 }
 
 /**
+ * Whether a process with this pid is running. A zombie counts as dead: a
+ * detached node's parent is init, which on some machines (this one's
+ * firecracker init) never reaps it. Without /proc, signal 0 decides.
+ */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).charAt(0); // after "pid (comm) "
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    // no /proc entry: gone, or no /proc on this system
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, not ours to signal
+  }
+}
+
+/**
  * A RabbitMQ node of the test's own (TESTING.md recipe) for fault tests that
  * stop the broker; the shared node on 5672 is never touched. This machine's
  * /etc/rabbitmq/rabbitmq.conf pins `listeners.tcp.local` to 5672, which beats
@@ -233,32 +255,63 @@ export class OwnRabbitNode {
     await writeFile(join(dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${port}\n`);
     await run('mkdir', ['-p', join(dir, 'mnesia'), join(dir, 'log')]);
     await run('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
-    const node = `${name}@localhost`;
+    const own = new OwnRabbitNode(`${name}@localhost`, port, dir);
+    await own.launch();
+    return own;
+  }
+
+  /** Starts the node (again) on its port and data directory and waits until it is up. */
+  private async launch(): Promise<void> {
     await run('rabbitmq-server', ['-detached'], {
       env: {
         ...process.env,
-        RABBITMQ_NODENAME: node,
-        RABBITMQ_NODE_PORT: String(port),
-        RABBITMQ_DIST_PORT: String(port + 20_000),
-        RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
-        RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
-        RABBITMQ_LOG_BASE: join(dir, 'log'),
-        RABBITMQ_PID_FILE: join(dir, 'pid'),
+        RABBITMQ_NODENAME: this.node,
+        RABBITMQ_NODE_PORT: String(this.port),
+        RABBITMQ_DIST_PORT: String(this.port + 20_000),
+        RABBITMQ_CONFIG_FILE: join(this.dir, 'rabbitmq.conf'),
+        RABBITMQ_MNESIA_BASE: join(this.dir, 'mnesia'),
+        RABBITMQ_LOG_BASE: join(this.dir, 'log'),
+        RABBITMQ_PID_FILE: join(this.dir, 'pid'),
       },
     });
-    const own = new OwnRabbitNode(node, port, dir);
     // Until the node has registered with epmd, await_startup fails at once: retry for a while.
-    await waitFor(`node ${node} to start`, () => own.ctl('await_startup', '--timeout', '60').then(() => true, () => undefined), 90_000);
-    return own;
+    await waitFor(`node ${this.node} to start`, () => this.ctl('await_startup', '--timeout', '60').then(() => true, () => undefined), 90_000);
+  }
+
+  /** The OS pid of the node's Erlang VM (beam.smp), from the pid file the node writes; undefined when it is not running. */
+  async pid(): Promise<number | undefined> {
+    const text = await readFile(join(this.dir, 'pid'), 'utf8').catch(() => '');
+    const pid = Number.parseInt(text.trim(), 10);
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  }
+
+  /**
+   * SIGKILLs the node's Erlang VM, as a crash or the OOM killer would: no
+   * clean shutdown, sockets reset by the kernel. Resolves once the process is
+   * gone. Only this node's own pid (its pid file) is signalled.
+   */
+  async kill(): Promise<void> {
+    const pid = await this.pid();
+    if (pid === undefined) throw new Error(`node ${this.node} is not running (no live pid in its pid file)`);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(`node ${this.node} (pid ${pid}) to die`, () => (isAlive(pid) ? undefined : true), 30_000);
+    await rm(join(this.dir, 'pid'), { force: true }); // a later pid() must not find a reused number
+  }
+
+  /** Starts a stopped or killed node again on the same port and data directory (durable queues and messages kept). */
+  async restart(): Promise<void> {
+    await this.launch();
   }
 
   async ctl(...args: string[]): Promise<string> {
     return rabbitmqctl(this.node, ...args);
   }
 
-  /** Stops the node and removes its files. */
+  /** Stops the node (killing it if it will not stop) and removes its files. */
   async stop(): Promise<void> {
     await this.ctl('stop').catch(() => undefined); // already down: nothing to stop
+    const pid = await this.pid();
+    if (pid !== undefined) process.kill(pid, 'SIGKILL'); // still running (a launch that never came up): never leave it behind
     await rm(this.dir, { recursive: true, force: true });
   }
 }
