@@ -81,8 +81,10 @@ describe('faults 1: the broker SIGKILLed mid-stream and restarted on the same da
     latePractice = late;
 
     await letters.finished();
+    const lastHeldAt = Date.now();
     const states = await awaitSettled(courier.courier.store, letters.accepted, SETTLE_DEADLINE_MS);
-    const settleMs = Date.now() - killedAt;
+    const settledAt = Date.now();
+    const settleMs = settledAt - killedAt;
 
     // The kill really hit a run in progress, and Courier saw it.
     const inFlightAtKill = Object.entries(atKill).reduce((sum, [state, n]) => sum + (state === 'filed' ? 0 : n), 0);
@@ -101,6 +103,7 @@ describe('faults 1: the broker SIGKILLed mid-stream and restarted on the same da
     expect(unhandled).to.deep.equal([]);
 
     reportFigures('1 broker SIGKILL mid-stream, restart on the same data', verdict.figures, settleMs, {
+      settleAfterLastLetterSeconds: seconds(settledAt - lastHeldAt),
       heldAtKill,
       inFlightAtKill,
       filedByPracticeAtKill,
