@@ -90,8 +90,13 @@ describe('faults: blocked broker and unreachable store', function () {
       const alarmAt = Date.now();
       // The broker blocks a connection when it next publishes; Courier's relay publishes all the time.
       await waitFor('the broker to block Courier\'s connection', async () => ((await connectionState(own, 'courier')) === 'blocked' ? true : undefined), 20_000);
+      const brokerBlockedAt = Date.now();
+      // From when Courier has the broker's connection.blocked (readiness says so), no letter may be taken.
+      const readyWhileBlocked = await waitFor('Courier to report the broker blocked', async () => {
+        const ready = await readiness(c.baseUrl);
+        return ready.broker === 'blocked' ? ready : undefined;
+      }, 10_000);
       const blockedAt = Date.now();
-      const readyWhileBlocked = await readiness(c.baseUrl);
       await sleep(FAULT_MS);
       const outboxAtEnd = await outboxDepth(c.baseUrl);
       const restoringAt = Date.now();
@@ -105,7 +110,8 @@ describe('faults: blocked broker and unreachable store', function () {
       const inWindow = answersWithin(sender, blockedAt, restoringAt);
       const counts = sender.statusCounts();
       reportFigures('blocked-broker (disk alarm, PostgreSQL)', verdict.figures, settleMs, {
-        secondsToBlock: seconds(blockedAt - alarmAt),
+        secondsToBlock: seconds(brokerBlockedAt - alarmAt),
+        secondsToNotice: seconds(blockedAt - brokerBlockedAt),
         blockedSeconds: seconds(restoringAt - blockedAt),
         accepted202AfterAlarmBeforeBlocked: sender.answers.filter((a) => a.status === 202 && a.answeredAt >= alarmAt && a.startedAt < blockedAt).length,
         accepted202WhileBlocked: inWindow.filter((a) => a.status === 202).length,
