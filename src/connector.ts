@@ -45,6 +45,7 @@ export async function startConnector(config: ConnectorConfig, logger: Logger): P
     const broker = new BrokerConnection(config.amqpUrl, {
       logger: logger.child({ component: 'amqp' }),
       connectionName: 'courier-connect',
+      heartbeatSeconds: config.heartbeat / 1000,
       reconnectDelay: { initialMs: 200, maxMs: 3_000 },
     });
     closeables.push({ name: 'broker', close: () => broker.close() });

@@ -43,6 +43,8 @@ const schema = z.strictObject({
   /** postgres://… for the connector inbox; unset: embedded PGlite in dataDir. */
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   dataDir: z.string().min(1).default('./connector-data'),
+  /** AMQP heartbeat proposed to the broker (whole seconds): a connection that went silent is noticed within two. */
+  heartbeat: duration.prefault('PT10S').refine((ms) => ms % 1000 === 0 && ms >= 1000 && ms <= 600_000, 'must be whole seconds from PT1S to PT10M'),
   /** Unacknowledged letters held at once per practice queue (letters in a retry backoff count). */
   prefetch: z.number().int().min(1).max(1000).default(16),
   retry: z
