@@ -112,7 +112,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       clock: systemClock,
       logger: logger.child({ component: 'relay' }),
       batchSize: 200,
-      leaseMs: 60_000,
+      leaseMs: config.delivery.claimLease,
       idleMs: 200,
     });
     relay.start();
@@ -123,7 +123,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       clock: systemClock,
       logger: logger.child({ component: 'timers' }),
       batchSize: 200,
-      leaseMs: 60_000,
+      leaseMs: config.delivery.claimLease,
       intervalMs: config.delivery.sweepInterval,
     });
     sweeper.start();

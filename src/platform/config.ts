@@ -68,6 +68,12 @@ const fileSchema = z.strictObject({
     maxAttempts: z.number().int().min(1).max(100),
     /** How often the timer sweeper looks for due timers when none were due (a backlog is worked through without pausing). */
     sweepInterval: duration,
+    /**
+     * How long one instance's claim on outbox rows or due timers holds. A
+     * crashed instance's work waits this long before another (or the same,
+     * restarted) takes it; a live one finishes well within it.
+     */
+    claimLease: duration.refine((ms) => ms >= 1000, 'must be at least PT1S'),
   }),
   /** Supported events are exactly the keys here: every accepted letter has a filing deadline. */
   deadlines: z.record(eventCode, duration).refine((d) => Object.keys(d).length > 0, 'must name at least one event'),
