@@ -162,10 +162,16 @@ function sequencesOf(letters: ReadonlyMap<string, TrackedLetter>, ods: string): 
   return [...letters.values()].filter((l) => l.destination === ods).map((l) => l.sequence).sort((a, b) => a - b);
 }
 
-/** Three practices; timers and logging stay at their defaults (spawnCourier waits for the info line "Courier listening"). */
+/**
+ * Three practices; timers and logging at their defaults (spawnCourier waits
+ * for the info line "Courier listening"), except the claim lease: the outbox
+ * rows a killed Courier had claimed wait it out before the restarted one
+ * publishes them (a delay, never a loss), and the default minute would make
+ * five kills take minutes.
+ */
 async function writeConfig(dir: string): Promise<string> {
   const path = join(dir, 'courier.json');
-  await writeFile(path, JSON.stringify({ practices: PRACTICES.map((ods) => ({ ods, name: ods })) }));
+  await writeFile(path, JSON.stringify({ practices: PRACTICES.map((ods) => ({ ods, name: ods })), delivery: { claimLease: 'PT5S' } }));
   return path;
 }
 
