@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AckSender, GapReporter } from '../../app/connector/ports.js';
+import { AckNotConfirmedError, type AckSender, type GapReporter } from '../../app/connector/ports.js';
 import { buildAckMessage } from '../../domain/ack-message.js';
 import type { ConnectorAck } from '../../domain/sink-outcome.js';
 import type { TopologyNames } from '../../domain/topology-names.js';
@@ -13,11 +13,6 @@ export interface ConnectorPublishingOptions {
   /** Publishes tried per message before giving up (default 5), with `retryDelayMs` between them (default 1 s). */
   readonly tries?: number;
   readonly retryDelayMs?: number;
-}
-
-/** Raised when the broker did not take an ack or event after every try; the caller's letter is redelivered and the acks re-sent. */
-export class PublishNotConfirmedError extends Error {
-  override readonly name = 'PublishNotConfirmedError';
 }
 
 /**
@@ -62,6 +57,6 @@ export class ConnectorPublishing implements AckSender, GapReporter {
       if (last.outcome === 'confirmed') return;
       if (last.outcome === 'returned') break; // no queue bound: trying again will not help
     }
-    throw new PublishNotConfirmedError(`publish to ${exchange} (${routingKey}) not confirmed: ${last?.outcome ?? 'not tried'}`);
+    throw new AckNotConfirmedError(`publish to ${exchange} (${routingKey}) not confirmed: ${last?.outcome ?? 'not tried'}`);
   }
 }

@@ -2,7 +2,8 @@ import { itkPolarity } from '../../domain/ack-mapping.js';
 import { backoffMs, type BackoffPolicy } from '../../domain/retry-policy.js';
 import { sinkDecision, type ConnectorAck } from '../../domain/sink-outcome.js';
 import type { Logger } from '../../platform/logger.js';
-import type { AckSender, ConnectorInbox, FilingOutcome, InboxStatus, LetterForSink, LetterSink } from './ports.js';
+import { StoreUnavailableError } from '../errors.js';
+import { AckNotConfirmedError, type AckSender, type ConnectorInbox, type FilingOutcome, type InboxStatus, type LetterForSink, type LetterSink } from './ports.js';
 import type { SequenceTracker } from './sequence-tracker.js';
 
 /** What to tell the broker about a letter: done with it, or give it back (the process is stopping). */
@@ -59,8 +60,36 @@ export class Connector {
     this.random = options.random ?? Math.random;
   }
 
-  /** Handles one letter; resolves with what to tell the broker. Throws only when the inbox or broker failed (the letter is then redelivered). */
+  /**
+   * Handles one letter; resolves with what to tell the broker. While the
+   * inbox's database or the broker is away (StoreUnavailableError,
+   * AckNotConfirmedError) the letter is held and the whole handling tried
+   * again after a backoff — every step is safe to repeat — rather than put
+   * back, because each requeue spends one of the queue's delivery limit and an
+   * outage of a few seconds would otherwise dead-letter letters. When the
+   * process is stopping it is given back. Any other error is thrown (the
+   * consumer requeues it).
+   */
   async handle(letter: LetterForSink): Promise<LetterDisposition> {
+    for (let outage = 1; ; outage++) {
+      try {
+        return await this.handleOnce(letter);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError || error instanceof AckNotConfirmedError)) throw error;
+        if (this.stopping) return 'requeue';
+        const wait = backoffMs(outage, this.options.backoff, this.random());
+        this.options.logger.warn('inbox or broker unavailable; holding the letter and trying again', {
+          ods: letter.practice,
+          messageHeaderId: letter.messageHeaderId,
+          errorName: error.name,
+          durationMs: wait,
+        });
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  private async handleOnce(letter: LetterForSink): Promise<LetterDisposition> {
     const { practice, messageHeaderId } = letter;
     const log = this.options.logger.child({ ods: practice, messageHeaderId, ...(letter.trackingId === undefined ? {} : { trackingId: letter.trackingId }) });
     const sink = this.options.sinks.get(practice);

@@ -90,7 +90,7 @@ export interface ConnectorInbox {
   close(): Promise<void>;
 }
 
-/** Publishes a practice's acks for a letter to Courier and resolves once the broker confirmed every one. */
+/** Publishes a practice's acks for a letter to Courier and resolves once the broker confirmed every one; rejects with AckNotConfirmedError when it could not. */
 export interface AckSender {
   send(practice: string, respondsTo: string, acks: readonly ConnectorAck[]): Promise<void>;
 }
@@ -109,4 +109,9 @@ export type ResendAnswer =
 /** Tells the world a gap stayed open (`courier.events`, routing key `sequence-gap.<ODS>`). */
 export interface GapReporter {
   reportGap(practice: string, sequence: number, noticedAt: Date, at: Date): Promise<void>;
+}
+
+/** The broker did not confirm an ack (or gap event) after the sender's tries: a broker outage, not a fault of the letter. */
+export class AckNotConfirmedError extends Error {
+  override readonly name = 'AckNotConfirmedError';
 }

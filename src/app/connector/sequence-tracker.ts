@@ -23,11 +23,13 @@ export interface SequenceTrackerOptions {
  *
  * The state lives in memory, is changed synchronously as letters arrive, and
  * is saved through a per-practice chain, so concurrent letters never save
- * out of order.
+ * out of order, and a failed save is made good by the next.
  */
 export class SequenceTracker {
   private readonly states = new Map<string, SequenceState>();
   private readonly saving = new Map<string, Promise<void>>();
+  /** Per practice, the state as last saved. */
+  private readonly persisted = new Map<string, SequenceState>();
   private readonly reported = new Map<string, Set<number>>();
   private readonly clock: () => Date;
 
@@ -39,21 +41,34 @@ export class SequenceTracker {
     const tracker = new SequenceTracker(options);
     for (const [practice, state] of await options.inbox.loadSequences()) {
       tracker.states.set(practice, state);
+      tracker.persisted.set(practice, state);
       tracker.reported.set(practice, await options.inbox.reportedGaps(practice));
     }
     return tracker;
   }
 
-  /** Records that `sequence` arrived for `practice`; resolves once saved. */
+  /**
+   * Records that `sequence` arrived for `practice`; resolves once the state
+   * is saved. A save writes the difference from the last state that was saved
+   * successfully, so after a failed save (database away) the next call saves
+   * what the failed one did not.
+   */
   observe(practice: string, sequence: number): Promise<void> {
-    const before = this.states.get(practice);
-    const after = observeSequence(before, sequence, this.clock());
-    if (after === before) return this.saving.get(practice) ?? Promise.resolve();
-    this.states.set(practice, after);
+    const current = this.states.get(practice);
+    const next = observeSequence(current, sequence, this.clock());
+    if (next !== current) this.states.set(practice, next);
     const previous = this.saving.get(practice) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.options.inbox.saveSequence(practice, before, after));
-    this.saving.set(practice, next);
-    return next;
+    const saved = previous.catch(() => undefined).then(() => this.saveLatest(practice));
+    this.saving.set(practice, saved);
+    return saved;
+  }
+
+  private async saveLatest(practice: string): Promise<void> {
+    const target = this.states.get(practice);
+    const base = this.persisted.get(practice);
+    if (target === undefined || target === base) return;
+    await this.options.inbox.saveSequence(practice, base, target);
+    this.persisted.set(practice, target);
   }
 
   /** Numbers still missing for a practice, ascending (for tests and the CLI). */
