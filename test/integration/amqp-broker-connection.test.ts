@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createServer, type AddressInfo } from 'node:net';
 import { BrokerConnection, maskUrl, withHeartbeat } from '../../src/adapters/amqp/broker-connection.js';
 import { consume, type Delivery } from '../../src/adapters/amqp/consumer.js';
 import { ConfirmPublisher } from '../../src/adapters/amqp/confirm-publisher.js';
@@ -69,6 +70,23 @@ describe('BrokerConnection', function () {
     expect(error).to.be.instanceOf(BrokerUnavailableError);
     expect(Date.now() - started).to.be.lessThan(5_000);
     expect(log.lines.some((line) => line.includes('broker connection attempt failed'))).to.equal(true);
+  });
+
+  it('gives up on a peer that accepts the connection and never answers the handshake (connect timeout), instead of waiting for ever', async () => {
+    const silent = createServer(() => undefined); // accepts, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const error: unknown = await BrokerConnection.open(`amqp://guest:guest@127.0.0.1:${port}`, {
+        logger: captureLogger().logger,
+        initialMaxRetries: 1,
+        connectTimeoutMs: 300,
+        reconnectDelay: { initialMs: 50, maxMs: 100 },
+      }).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(BrokerUnavailableError);
+    } finally {
+      silent.close();
+    }
   });
 
   it('reconnects after the broker drops the connection, re-creating managed channels, consumers and onConnect work', async () => {

@@ -45,6 +45,13 @@ export interface BrokerConnectionOptions {
    * notice a connection that went silent without closing.
    */
   readonly heartbeatSeconds?: number;
+  /**
+   * How long connecting may stay silent, TCP connect and AMQP handshake
+   * included (default 10 s). Without it a peer that accepts the connection
+   * and never answers (a half-dead load balancer, a blackholed route) would
+   * hold amqplib's one reconnection attempt for ever.
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /** Events: `connected` after every (re)connection, `disconnected` when the connection is lost. */
@@ -177,6 +184,7 @@ export class BrokerConnection extends EventEmitter<BrokerEvents> implements Brok
       // relay's last publishes of a round) pays it; amqp-confirm-publisher.test.ts checks it.
       noDelay: true,
       keepAlive: true,
+      timeout: this.options.connectTimeoutMs ?? 10_000, // connect + handshake only: amqplib clears it once the connection is open
       clientProperties: { connection_name: this.options.connectionName ?? 'courier' },
       recovery: {
         waitForConnect: false, // listeners go on before the first attempt
