@@ -203,7 +203,7 @@ async function deleteQueues(prefix: string): Promise<void> {
 }
 
 /** A database of the benchmark's own on the test server; `drop` removes it (and any connection left to it). */
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `courier_bench_${randomBytes(6).toString('hex')}`;
   const admin = async (sql: string) => {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });

@@ -4,10 +4,14 @@
  *     50-entry letter (a DocumentReference letter padded with 46 Observations);
  *  2. ingest latency: sequential POSTs to a real Courier (PGlite in a temp
  *     dir, local RabbitMQ), p50/p99 and letters/s;
- *  3. end-to-end delivery (bench/delivery.ts): 8 KiB letters from concurrent
- *     senders to `filed` through a simulated practice, on PGlite and
- *     PostgreSQL. BENCH_LETTERS (default 5000) makes it shorter, BENCH_ENGINES
- *     picks the engines; see that file.
+ *  3. the backlog benchmark (bench/backlog.ts): the raw broker baseline, then
+ *     Courier as a child process taking BENCH_LETTERS (default 53,000) 8 KiB
+ *     letters to `filed` through simulated practices, and an open loop at
+ *     BENCH_RATE letters/s, on PGlite and PostgreSQL; writes
+ *     bench/results/<date>.json and prints the table the README shows. See
+ *     that file for its knobs (BENCH_SKIP=raw,backlog,openloop skips phases).
+ * bench/delivery.ts (the same delivery run with Courier in this process, step
+ * medians included) runs on its own: `npx tsx bench/delivery.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import { createFhirSchemaValidator } from '../src/adapters/fhir/fhir-schema-validator.js';
@@ -16,7 +20,7 @@ import { checkLetter, type Bundle } from '../src/domain/letter-rules.js';
 import type { OdsCode } from '../src/domain/ids.js';
 import { syntheticDocumentReferenceLetter } from '../test/fixtures/letters.js';
 import { postMessage, startTestCourier } from '../test/support/courier-harness.js';
-import { runDeliveryBenchmarks } from './delivery.js';
+import { runBacklogBenchmarks } from './backlog.js';
 
 function fiftyEntryLetter(): Buffer {
   const letter = syntheticDocumentReferenceLetter();
@@ -79,4 +83,4 @@ async function ingestLatency(): Promise<void> {
 
 validationThroughput();
 await ingestLatency();
-await runDeliveryBenchmarks();
+await runBacklogBenchmarks();

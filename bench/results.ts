@@ -1,0 +1,121 @@
+/**
+ * The backlog benchmark's report (bench/backlog.ts): written whole to
+ * `bench/results/<date>.json` and printed as a markdown table, the same table
+ * the README's "Development" section shows.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+export interface Percentiles {
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+/** Plain amqplib, one quorum queue: confirmed publishing and acked consuming at once. */
+export interface RawResult {
+  readonly messages: number;
+  readonly messageBytes: number;
+  readonly window: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+}
+
+/** Courier's own process over the measured span (first POST to all filed, or the offered period). */
+export interface ProcessFigures {
+  /** VmHWM at the end of the run (includes start-up, e.g. the schema compile). */
+  readonly peakRssMiB: number;
+  /** utime + stime over the span, as % of one core (200 % = both cores of this machine). */
+  readonly cpuPercent: number;
+  /** The benchmark's own process (senders, simulated practices) over the same span, same unit. */
+  readonly driverCpuPercent: number;
+}
+
+export interface BacklogResult {
+  readonly engine: string;
+  readonly letters: number;
+  readonly senders: number;
+  readonly seconds: number;
+  readonly lettersPerSecond: number;
+  /** lettersPerSecond ÷ the raw broker baseline's msgs/s (null when raw was skipped). */
+  readonly ratioToRaw: number | null;
+  /** 202 answers per second over the sending phase. */
+  readonly ingestPerSecond: number;
+  readonly ingestMs: Percentiles;
+  readonly toFiledMs: Percentiles;
+  /** Letters whose history was fetched for `toFiledMs` (an even sample when it is less than `letters`). */
+  readonly toFiledSample: number;
+  readonly process: ProcessFigures;
+}
+
+export interface OpenLoopResult {
+  readonly engine: string;
+  readonly offeredPerSecond: number;
+  readonly seconds: number;
+  readonly offered: number;
+  readonly answered: number;
+  /** Anything but a 202 (status code, or `error`/`timeout`) → count. */
+  readonly failed: Readonly<Record<string, number>>;
+  /** From each request's scheduled send time to its 202 (answered ones only). */
+  readonly ingestMs: Percentiles;
+  readonly process: ProcessFigures;
+}
+
+export interface BenchReport {
+  readonly date: string;
+  readonly command: string;
+  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGiB: number; readonly loadAverage1m: number; readonly node: string; readonly rabbitmq: string; readonly postgres: string };
+  readonly letterBytes: number;
+  readonly durationSeconds: number;
+  readonly raw: RawResult | null;
+  readonly backlog: readonly BacklogResult[];
+  readonly openLoop: readonly OpenLoopResult[];
+}
+
+export function percentiles(values: readonly number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted.at(-1) ?? Number.NaN };
+}
+
+/** Writes the report to bench/results/<YYYY-MM-DD>.json (a later run the same day replaces it); returns the path. */
+export async function writeResults(report: BenchReport): Promise<string> {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  const path = `${dir}${report.date.slice(0, 10)}.json`;
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  return path;
+}
+
+const ms = (n: number) => (Number.isNaN(n) ? '–' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${n.toFixed(n < 10 ? 1 : 0)} ms`);
+const rate = (n: number) => n.toFixed(n < 100 ? 1 : 0);
+const proc = (p: ProcessFigures) => `${p.peakRssMiB.toFixed(0)} MiB | ${p.cpuPercent.toFixed(0)} % (driver ${p.driverCpuPercent.toFixed(0)} %)`;
+
+/** The report as markdown: a machine line, the closed-loop table (with the raw baseline), the open-loop table. */
+export function markdownTable(report: BenchReport): string {
+  const m = report.machine;
+  const lines = [
+    `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB (load average ${m.loadAverage1m.toFixed(1)} before the run), Node ${m.node}, RabbitMQ ${m.rabbitmq}, PostgreSQL ${m.postgres}; letters of ${report.letterBytes} bytes.`,
+    '',
+    '| run | msgs or letters/s | × raw | ingest (202) p50 / p99 | 202 → filed p50 / p99 | Courier peak RSS | Courier CPU (1 core = 100 %) |',
+    '|---|---:|---:|---|---|---:|---:|',
+  ];
+  const raw = report.raw;
+  if (raw !== null) lines.push(`| raw broker: ${raw.messages} msgs, confirms (window ${raw.window}) + acked consume, quorum queue | ${rate(raw.perSecond)} | 1 | – | – | – | – |`);
+  for (const b of report.backlog) {
+    const ratio = b.ratioToRaw === null ? '–' : b.ratioToRaw.toFixed(3);
+    const sample = b.toFiledSample < b.letters ? ` (${b.toFiledSample} sampled)` : '';
+    lines.push(
+      `| Courier ${b.engine}: ${b.letters} letters, ${b.senders} senders | ${rate(b.lettersPerSecond)} | ${ratio} | ${ms(b.ingestMs.p50)} / ${ms(b.ingestMs.p99)} | ${ms(b.toFiledMs.p50)} / ${ms(b.toFiledMs.p99)}${sample} | ${proc(b.process)} |`,
+    );
+  }
+  if (report.openLoop.length > 0) {
+    lines.push('', '| open loop | offered | answered 202 | failed | ingest p50 / p99 / p99.9 (from scheduled send) | Courier peak RSS | Courier CPU |', '|---|---:|---:|---|---|---:|---:|');
+    for (const o of report.openLoop) {
+      const failed = Object.entries(o.failed).map(([why, n]) => `${n} × ${why}`).join(', ') || '0';
+      lines.push(`| Courier ${o.engine}: ${o.offeredPerSecond}/s for ${o.seconds} s | ${o.offered} | ${o.answered} | ${failed} | ${ms(o.ingestMs.p50)} / ${ms(o.ingestMs.p99)} / ${ms(o.ingestMs.p999)} | ${proc(o.process)} |`);
+    }
+  }
+  return lines.join('\n');
+}
