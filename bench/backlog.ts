@@ -311,9 +311,11 @@ async function openLoop(courier: RunningCourier, engine: Engine, options: Backlo
   const stop = courier.meter();
   const start = performance.now() + 50;
   const pending: Promise<void>[] = [];
+  let sendLagMs = 0;
   for (const [i, body] of bodies.entries()) {
     const due = start + (i * 1000) / options.rate;
     if (due - performance.now() > 1) await sleep(due - performance.now());
+    sendLagMs = Math.max(sendLagMs, performance.now() - due);
     pending.push(
       post(agent, courier.baseUrl, body, due + OPEN_LOOP_TIMEOUT_MS - performance.now()).then(
         (answer) => (answer.status === 202 ? void latencies.push(performance.now() - due) : void fail(String(answer.status))),
@@ -323,7 +325,7 @@ async function openLoop(courier: RunningCourier, engine: Engine, options: Backlo
   }
   await Promise.race([Promise.all(pending), courier.died]);
   agent.destroy();
-  return { engine, offeredPerSecond: options.rate, seconds: options.seconds, offered: bodies.length, answered: latencies.length, failed, ingestMs: percentiles(latencies), process: stop() };
+  return { engine, offeredPerSecond: options.rate, seconds: options.seconds, offered: bodies.length, answered: latencies.length, failed, maxSendLagMs: sendLagMs, ingestMs: percentiles(latencies), process: stop() };
 }
 
 async function machineFacts(): Promise<BenchReport['machine']> {

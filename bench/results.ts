@@ -57,6 +57,8 @@ export interface OpenLoopResult {
   readonly answered: number;
   /** Anything but a 202 (status code, or `error`/`timeout`) → count. */
   readonly failed: Readonly<Record<string, number>>;
+  /** How far the sending loop fell behind its schedule at worst: large values mean the driver, not Courier, limited the rate. */
+  readonly maxSendLagMs: number;
   /** From each request's scheduled send time to its 202 (answered ones only). */
   readonly ingestMs: Percentiles;
   readonly process: ProcessFigures;
@@ -111,10 +113,10 @@ export function markdownTable(report: BenchReport): string {
     );
   }
   if (report.openLoop.length > 0) {
-    lines.push('', '| open loop | offered | answered 202 | failed | ingest p50 / p99 / p99.9 (from scheduled send) | Courier peak RSS | Courier CPU |', '|---|---:|---:|---|---|---:|---:|');
+    lines.push('', '| open loop | offered | answered 202 | failed | max send lag | ingest p50 / p99 / p99.9 (from scheduled send) | Courier peak RSS | Courier CPU |', '|---|---:|---:|---|---:|---|---:|---:|');
     for (const o of report.openLoop) {
       const failed = Object.entries(o.failed).map(([why, n]) => `${n} × ${why}`).join(', ') || '0';
-      lines.push(`| Courier ${o.engine}: ${o.offeredPerSecond}/s for ${o.seconds} s | ${o.offered} | ${o.answered} | ${failed} | ${ms(o.ingestMs.p50)} / ${ms(o.ingestMs.p99)} / ${ms(o.ingestMs.p999)} | ${proc(o.process)} |`);
+      lines.push(`| Courier ${o.engine}: ${o.offeredPerSecond}/s for ${o.seconds} s | ${o.offered} | ${o.answered} | ${failed} | ${ms(o.maxSendLagMs)} | ${ms(o.ingestMs.p50)} / ${ms(o.ingestMs.p99)} / ${ms(o.ingestMs.p999)} | ${proc(o.process)} |`);
     }
   }
   return lines.join('\n');
