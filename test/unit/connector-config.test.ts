@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { loadConnectorConfig } from '../../src/platform/connector-config.js';
 import { ConfigInvalidError } from '../../src/app/errors.js';
 import { parseConnectorConfig } from '../../src/platform/connector-config.js';
 
@@ -152,5 +154,16 @@ describe('connector config (courier connect --config)', () => {
       'practices[3].ods: duplicate ODS code A81001',
       'retry.initial: must not be longer than retry.max',
     ]);
+  });
+
+  it('the shipped example (config/connector.example.json, used by compose.yaml) and the README example are valid', () => {
+    const example = loadConnectorConfig(new URL('../../config/connector.example.json', import.meta.url).pathname, {});
+    expect(example.practices.map((p) => p.sink.kind)).to.deep.equal(['folder', 'fhir']);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Connecting a practice'));
+    const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(json, 'a JSON example in "Connecting a practice"').to.be.a('string');
+    const fromReadme = parseConnectorConfig(JSON.parse(json ?? ''), {});
+    expect(fromReadme.practices.map((p) => p.ods)).to.deep.equal(['A81001', 'A81002']);
   });
 });
