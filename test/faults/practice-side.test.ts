@@ -10,15 +10,14 @@ import { captureLogger, OwnRabbitNode, RabbitProbe, waitFor } from '../support/r
 import { syntheticDocumentReferenceLetter } from '../fixtures/letters.js';
 import { checkLedger, type Ledger } from './support/ledger.js';
 import { reportFigures } from './support/report.js';
+import { courierLetters, statesOf } from './support/courier-letters.js';
 import { ScriptedPractice } from './support/scripted-practice.js';
 import {
-  courierViews,
   enteredAt,
   historyOf,
   interleave,
   quantile,
   seconds,
-  statesOf,
   submitAll,
   waitSettled,
   type Accepted,
@@ -148,7 +147,7 @@ describe('faults: the practice side fails (own RabbitMQ node)', function () {
       const settledAt = await waitSettled(courier, [ODS], LETTERS, 90_000);
       expect(await stopChild('SIGTERM'), 'a clean stop on SIGTERM').to.equal(0);
 
-      const views = await courierViews(courier);
+      const views = await courierLetters(courier.baseUrl);
       const figures = expectLedgerHolds({
         accepted: new Set(accepted.map((a) => a.messageHeaderId)),
         filed: stand.filings,
@@ -212,7 +211,7 @@ describe('faults: the practice side fails (own RabbitMQ node)', function () {
       const accepted = await submitAll(courier, letters);
       const settledAt = await waitSettled(courier, [SILENT, ...HEALTHY], letters.length, 90_000);
 
-      const views = await courierViews(courier);
+      const views = await courierLetters(courier.baseUrl);
       const silent = accepted.filter((a) => a.destination === SILENT);
       const healthy = accepted.filter((a) => a.destination !== SILENT);
       const escalatedAfter: number[] = [];
@@ -313,7 +312,7 @@ describe('faults: the practice side fails (own RabbitMQ node)', function () {
       const began = Date.now();
       const accepted = await submitAll(courier, letters);
       const settledAt = await waitSettled(courier, [CONNECTED, NATIVE], letters.length, 90_000);
-      const views = await courierViews(courier);
+      const views = await courierLetters(courier.baseUrl);
 
       /** Letters queued behind the poison (higher sequence, same practice) that were filed while it was still being retried. */
       const flowedPast = async (ods: string, poisonId: string, filed: ReadonlyMap<string, number>, cause: RegExp): Promise<number> => {
@@ -392,7 +391,7 @@ describe('faults: the practice side fails (own RabbitMQ node)', function () {
       const accepted = [...held, ...later];
       const settledAt = await waitSettled(courier, [GONE, HEALTHY], accepted.length, 60_000);
 
-      const views = await courierViews(courier);
+      const views = await courierLetters(courier.baseUrl);
       const gone = accepted.filter((a) => a.destination === GONE);
       const noticedAfter: number[] = [];
       for (const letter of gone) {

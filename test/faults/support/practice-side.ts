@@ -9,16 +9,6 @@ export interface Accepted {
   readonly acceptedAt: number;
 }
 
-/** Courier's own view of one letter (tracking list item). */
-export interface CourierView {
-  readonly trackingId: string;
-  readonly messageHeaderId: string;
-  readonly destination: string;
-  readonly state: string;
-  readonly attempts: number;
-  readonly sequence: number;
-}
-
 export interface HistoryEntry {
   readonly at: string;
   readonly from: string | null;
@@ -50,24 +40,6 @@ export async function submitAll(c: TestCourier, letters: readonly Letter[], conc
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return accepted.filter((a): a is Accepted => a !== undefined);
-}
-
-/** Every letter Courier holds, by MessageHeader.id, read page by page from the tracking API. */
-export async function courierViews(c: TestCourier): Promise<Map<string, CourierView>> {
-  const views = new Map<string, CourierView>();
-  let cursor: string | null = null;
-  do {
-    const res = await fetch(`${c.baseUrl}/api/messages?limit=500${cursor === null ? '' : `&cursor=${cursor}`}`);
-    const page = (await res.json()) as { items: CourierView[]; nextCursor: string | null };
-    for (const item of page.items) views.set(item.messageHeaderId, item);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return views;
-}
-
-/** MessageHeader.id → state, for `checkLedger`. */
-export function statesOf(views: ReadonlyMap<string, CourierView>): Map<string, string> {
-  return new Map([...views].map(([id, v]) => [id, v.state]));
 }
 
 export async function historyOf(c: TestCourier, trackingId: string): Promise<HistoryEntry[]> {
