@@ -103,6 +103,92 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       ]);
     });
 
+    /** Accepts `first` alone, and while it is being written, `rest` at once: they go to the store as one group-committed batch. */
+    const acceptAsBatch = async (first: NewLetter, rest: readonly NewLetter[]) => {
+      const lone = store.accept(first);
+      const batch = Promise.all(rest.map((l) => store.accept(l)));
+      return { lone: await lone, batch: await batch };
+    };
+
+    it('stores a group-committed letter exactly as a lone one: record, bytes, history, outbox rows in order', async () => {
+      const acceptedAt = new Date('2026-03-01T10:00:00.123Z');
+      const letters = Array.from({ length: 6 }, (_, i) =>
+        newLetter({ acceptedAt, body: new Uint8Array([i, 0, 255, 10, 13]), destination: (i % 2 === 0 ? 'A81001' : 'A81002') as OdsCode, replyTo: i === 3 ? 'https://trust.example/fhir' : null, bundleIdentifier: i === 4 ? null : `urn:x|${i}` }),
+      );
+      const { batch } = await acceptAsBatch(newLetter({ destination: 'B82005' as OdsCode }), letters);
+      for (const [i, letter] of letters.entries()) {
+        const outcome = batch[i];
+        if (outcome?.kind !== 'accepted') throw new Error(`letter ${i} not accepted`);
+        expect(outcome.record).to.deep.equal({
+          trackingId: letter.trackingId,
+          messageHeaderId: letter.messageHeaderId,
+          bundleIdentifier: letter.bundleIdentifier,
+          sender: 'RX1',
+          event: 'ITK003D',
+          destination: letter.destination,
+          state: 'received',
+          version: 1,
+          attempts: 0,
+          sequence: Math.floor(i / 2) + 1, // each practice numbered in the order its letters were submitted
+          createdAt: acceptedAt,
+          updatedAt: acceptedAt,
+          nextDeadline: letter.deadlineAt,
+          deadlineAt: letter.deadlineAt,
+          replyTo: letter.replyTo,
+        });
+        expect(await store.get(letter.trackingId)).to.deep.equal(outcome.record);
+        expect([...((await store.body(letter.trackingId)) ?? [])]).to.deep.equal([i, 0, 255, 10, 13]);
+        expect(await store.history(letter.trackingId)).to.deep.equal([{ at: acceptedAt, from: null, to: 'received', cause: 'accepted' }]);
+      }
+      const rows = (await store.outboxRows()).filter((r) => letters.some((l) => l.trackingId === r.trackingId));
+      expect(rows.map((r) => [r.trackingId, r.kind]), 'letter order, dispatch before event').to.deep.equal(letters.flatMap((l) => [[l.trackingId, 'dispatch'], [l.trackingId, 'event']]));
+      expect(rows[1]?.payload).to.deep.equal({
+        trackingId: letters[0]?.trackingId,
+        messageHeaderId: letters[0]?.messageHeaderId,
+        state: 'received',
+        previousState: null,
+        at: '2026-03-01T10:00:00.123Z',
+        reason: null,
+        destination: 'A81001',
+      });
+    });
+
+    it('answers duplicates inside a group-committed batch and of held letters, leaving no sequence gap', async () => {
+      const held = await accepted(newLetter());
+      const a = newLetter();
+      const fresh = newLetter();
+      const rest = [
+        a,
+        { ...a, trackingId: randomUUID() as TrackingId }, // the same letter again in the same batch
+        newLetter({ messageHeaderId: held.messageHeaderId as MessageHeaderId }), // a held letter's MessageHeader.id, other content
+        newLetter({ bundleIdentifier: a.bundleIdentifier }), // a's sender + Bundle.identifier, new MessageHeader.id
+        fresh,
+      ];
+      const { lone, batch } = await acceptAsBatch(newLetter(), rest);
+      expect(lone.kind).to.equal('accepted');
+      expect(batch[0]?.kind).to.equal('accepted');
+      expect(batch[1]).to.deep.equal({ kind: 'duplicate', trackingId: a.trackingId, sameContent: true });
+      expect(batch[2]).to.deep.equal({ kind: 'duplicate', trackingId: held.trackingId, sameContent: false });
+      expect(batch[3]).to.deep.equal({ kind: 'duplicate', trackingId: a.trackingId, sameContent: false });
+      expect(batch[4]?.kind).to.equal('accepted');
+      const sequences = (await all()).map((m) => m.sequence).sort((x, y) => x - y);
+      expect(sequences).to.deep.equal([1, 2, 3, 4]);
+      expect(await store.outboxRows()).to.have.length(8);
+    });
+
+    it('refuses only the letter that breaks a batch statement; the rest of its batch is kept, without sequence gaps', async () => {
+      // A practice counter at bigint's maximum makes the batch statement overflow.
+      await sql.query(`INSERT INTO practice_sequences (ods, last_sequence) VALUES ('Z99999', 9223372036854775807)`);
+      const innocent = newLetter();
+      const overflowing = newLetter({ destination: 'Z99999' as OdsCode });
+      const first = store.accept(newLetter());
+      const settled = await Promise.allSettled([store.accept(innocent), store.accept(overflowing), store.accept(newLetter())]);
+      expect((await first).kind).to.equal('accepted');
+      expect(settled.map((s) => s.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+      expect(await store.get(overflowing.trackingId)).to.equal(undefined);
+      expect((await all({ destination: 'A81001' as OdsCode })).map((m) => m.sequence).sort((x, y) => x - y)).to.deep.equal([1, 2, 3]);
+    });
+
     it('keeps a 5 MiB body byte for byte', async () => {
       const body = randomBytes(5 * 1024 * 1024);
       const letter = newLetter({ body });
@@ -326,6 +412,24 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         [['30001'], 'applied: filed', '2026-02-01T10:00:05.000Z', 'A81001', letter.trackingId],
       ]);
       expect(await store.acks(randomUUID() as TrackingId)).to.deep.equal([]);
+    });
+
+    it('records and finds for concurrent acknowledgements exactly what it does one at a time', async () => {
+      const letters = [await accepted(newLetter()), await accepted(newLetter()), await accepted(newLetter())];
+      const delivery = store.deliveryStore();
+      const found = await Promise.all([...letters.map((l) => delivery.findByMessageHeaderId(l.messageHeaderId)), delivery.findByMessageHeaderId(randomUUID())]);
+      expect(found.map((r) => r?.trackingId)).to.deep.equal([...letters.map((l) => l.trackingId), undefined]);
+      const at = new Date('2026-02-01T10:00:00Z');
+      await Promise.all(
+        letters.map((l, i) =>
+          delivery.recordAck({ messageHeaderId: randomUUID(), respondsTo: l.messageHeaderId, practice: 'A81001', trackingId: l.trackingId, code: 'ok', itkCodes: ['20013', `3000${i}`], outcome: `applied ${i}`, receivedAt: at }),
+        ),
+      );
+      for (const [i, l] of letters.entries()) {
+        expect((await store.acks(l.trackingId)).map((a) => [a.itkCodes, a.outcome, a.respondsTo, a.receivedAt.toISOString()])).to.deep.equal([
+          [['20013', `3000${i}`], `applied ${i}`, l.messageHeaderId, at.toISOString()],
+        ]);
+      }
     });
 
     it('answers ping, and undefined or empty for unknown letters', async () => {

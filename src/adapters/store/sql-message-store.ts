@@ -1,13 +1,14 @@
 import type { AcceptOutcome, AckRecord, NotificationRecord, DeliveryStats, HistoryEntry, LetterIdentity, MessageFilter, MessagePage, MessageRecord, MessageStore, NewLetter } from '../../app/ports.js';
 import { MalformedRequestError } from '../../app/errors.js';
 import type { OdsCode, TrackingId } from '../../domain/ids.js';
-import { statusEvent } from '../../domain/status-event.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqlDeliveryStore } from './sql-delivery-store.js';
 import { SqlTimerStore } from './sql-timer-store.js';
 import { SqlNotificationStore } from './sql-notification-store.js';
 import { SqlPracticeStore } from './sql-practice-store.js';
-import { enqueue, outboxRows, type OutboxRow } from './outbox.js';
+import { outboxRows, type OutboxRow } from './outbox.js';
+import { acceptBatch, findDuplicate } from './accept-letters.js';
+import { GroupCommit } from '../../platform/group-commit.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
 import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
 
@@ -15,7 +16,7 @@ import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
 const OPEN_STATES = MESSAGE_STATES.filter((s) => !isFinalState(s))
   .map((s) => `'${s}'`)
   .join(', ');
-import { UNIQUE_VIOLATION, sqlState, type SqlClient, type SqlExecutor } from './sql-client.js';
+import type { SqlClient } from './sql-client.js';
 
 /**
  * MessageStore over one SQL dialect (PostgreSQL and PGlite). The contract is
@@ -24,6 +25,8 @@ import { UNIQUE_VIOLATION, sqlState, type SqlClient, type SqlExecutor } from './
  */
 export class SqlMessageStore implements MessageStore {
   #closing: Promise<void> | undefined;
+  /** 64 letters × ~10 KiB per statement at most; under load a batch is as large as the letters that came in while the last one was written. */
+  readonly #accepts = new GroupCommit<NewLetter, AcceptOutcome>((letters) => acceptBatch(this.db, letters), { maxBatch: 64 });
 
   constructor(
     private readonly db: SqlClient,
@@ -52,20 +55,12 @@ export class SqlMessageStore implements MessageStore {
   }
 
   /**
-   * One transaction: duplicate check, sequence, letter, history, outbox. Two
-   * copies of one letter racing past the duplicate check meet at a unique
-   * index; the loser rolls back (its sequence number with it) and is answered
-   * as the duplicate it is.
+   * Duplicate check, sequence, letter, history, outbox: all or nothing
+   * (accept-letters.ts). Concurrent acceptances are group-committed: while
+   * one batch is being written, new letters wait and go together in the next.
    */
-  async accept(letter: NewLetter): Promise<AcceptOutcome> {
-    try {
-      return await this.db.transaction(async (tx) => (await findDuplicate(tx, letter)) ?? (await insertLetter(tx, letter)));
-    } catch (error) {
-      if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
-      const duplicate = await findDuplicate(this.db, letter);
-      if (duplicate === undefined) throw error;
-      return duplicate;
-    }
+  accept(letter: NewLetter): Promise<AcceptOutcome> {
+    return this.#accepts.submit(letter);
   }
 
   findDuplicate(letter: LetterIdentity): Promise<Extract<AcceptOutcome, { kind: 'duplicate' }> | undefined> {
@@ -164,67 +159,4 @@ export class SqlMessageStore implements MessageStore {
   outboxRows(trackingId?: TrackingId): Promise<OutboxRow[]> {
     return outboxRows(this.db, trackingId);
   }
-}
-
-/** The held letter with this `MessageHeader.id` (preferred) or this sender + `Bundle.identifier`. */
-async function findDuplicate(db: SqlExecutor, letter: LetterIdentity): Promise<Extract<AcceptOutcome, { kind: 'duplicate' }> | undefined> {
-  const { rows } = await db.query(
-    `SELECT tracking_id, content_hash FROM messages
-      WHERE message_header_id = $1 OR (sender = $2 AND bundle_identifier = $3)
-      ORDER BY (message_header_id = $1) DESC, created_at LIMIT 1`,
-    [letter.messageHeaderId, letter.sender, letter.bundleIdentifier],
-  );
-  if (rows[0] === undefined) return undefined;
-  const row = asRow(rows[0]);
-  return { kind: 'duplicate', trackingId: text(row, 'tracking_id') as TrackingId, sameContent: text(row, 'content_hash') === letter.contentHash };
-}
-
-/**
- * The custody writes. The sequence comes from an upsert whose row lock
- * serialises one practice's acceptances until commit; a rollback returns the
- * number, so sequences stay gap-free across failures and instances.
- */
-async function insertLetter(tx: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome> {
-  const counter = await tx.query(
-    `INSERT INTO practice_sequences (ods, last_sequence) VALUES ($1, 1)
-     ON CONFLICT (ods) DO UPDATE SET last_sequence = practice_sequences.last_sequence + 1
-     RETURNING last_sequence`,
-    [letter.destination],
-  );
-  const sequence = int(asRow(counter.rows[0]), 'last_sequence');
-  const inserted = await tx.query(
-    `INSERT INTO messages (tracking_id, message_header_id, sender, bundle_identifier, content_hash, event_code, destination,
-       state, version, attempts, sequence, body, created_at, updated_at, next_deadline, deadline_at, reply_to)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', 1, 0, $8, $9, $10, $10, $11, $11, $12)
-     RETURNING ${MESSAGE_COLUMNS}`,
-    [
-      letter.trackingId,
-      letter.messageHeaderId,
-      letter.sender,
-      letter.bundleIdentifier,
-      letter.contentHash,
-      letter.event,
-      letter.destination,
-      sequence,
-      letter.body,
-      letter.acceptedAt,
-      letter.deadlineAt,
-      letter.replyTo,
-    ],
-  );
-  await tx.query(
-    `INSERT INTO message_history (tracking_id, at, from_state, to_state, cause) VALUES ($1, $2, NULL, 'received', 'accepted')`,
-    [letter.trackingId, letter.acceptedAt],
-  );
-  const event = statusEvent(letter, 'received', null, letter.acceptedAt, null).body;
-  await enqueue(
-    tx,
-    letter.trackingId,
-    [
-      { kind: 'dispatch', payload: { trackingId: letter.trackingId } },
-      { kind: 'event', payload: { ...event, destination: letter.destination } },
-    ],
-    letter.acceptedAt,
-  );
-  return { kind: 'accepted', record: toMessageRecord(inserted.rows[0]) };
 }
