@@ -1,10 +1,12 @@
 import type { DeliveryEvent, DeliveryPolicy, LetterSnapshot, TransitionResult } from '../domain/delivery-events.js';
 import type { TrackingId } from '../domain/ids.js';
+import type { MessageState } from '../domain/message-state.js';
 import { transition } from '../domain/transition.js';
 import type { Logger } from '../platform/logger.js';
 import type { DeliveryObserver } from './delivery-observer.js';
 import { noticesFor, type NoticePolicy } from './escalation-notices.js';
-import type { Clock, DeliveryStore, MessageRecord, MessageStore } from './ports.js';
+import type { Clock, DeliveryStore, MessageRecord, MessageStore, VersionedChange } from './ports.js';
+import { GroupCommit, type ItemResult } from '../platform/group-commit.js';
 
 export interface ApplyDeliveryEventDeps {
   readonly messages: MessageStore;
@@ -44,6 +46,20 @@ export function letterSnapshot(record: MessageRecord, filingWindowMs?: number): 
 
 /** Optimistic updates lose only to a concurrent change of the same letter; a few tries always suffice. */
 const MAX_TRIES = 5;
+/** States every letter passes on its way to `filed`: logged at debug, to keep a backlog from flooding the log. */
+const ROUTINE_STATES: ReadonlySet<MessageState> = new Set(['dispatched', 'delivered', 'filed']);
+/** Most events applied per statement. */
+const MAX_BATCH = 256;
+
+interface LetterEvent {
+  readonly trackingId: TrackingId;
+  readonly event: DeliveryEvent;
+}
+
+/** What the state machine decided for one letter: nothing to do, or a change to commit and then report. */
+type Plan =
+  | { readonly kind: 'ignored'; readonly result: TransitionResult & { kind: 'ignored' } }
+  | { readonly kind: 'change'; readonly result: TransitionResult; readonly change: VersionedChange; readonly report: () => void };
 
 /**
  * Loads a letter, asks the pure state machine what `event` does to it, and
@@ -51,39 +67,95 @@ const MAX_TRIES = 5;
  * HTTP notifications (escalation webhook, response to the sender) in one
  * transaction guarded by the row version. Idempotent: a repeated event
  * is `ignored` by the state machine. Resolves undefined for unknown letters.
+ *
+ * Concurrent calls are group-committed: the events that arrive while one
+ * batch is being written are read in one statement and committed in one
+ * (`applyChanges`), one event per letter per batch (a second event for the
+ * same letter waits for the next batch, so it sees the first one's result).
+ * A change that lost its version check to another writer is tried again
+ * on its own.
  */
 export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryEvent {
-  return async (trackingId, event) => {
-    for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
-      const record = await deps.messages.get(trackingId);
-      if (record === undefined) return undefined;
-      const now = deps.clock.now();
-      const snapshot = letterSnapshot(record, deps.filingWindows[record.event]);
-      const result = transition(snapshot, event, now, deps.policy, deps.random());
-      if (result.kind === 'ignored') return result;
-      const publish = result.effects.find((e) => e.kind === 'publish');
-      const emit = result.effects.find((e) => e.kind === 'emit-event');
-      const notifications = noticesFor(result.effects, record, result.attempts, now, deps.notices);
-      const committed = await deps.delivery.applyChange(trackingId, record.version, {
-        state: result.state,
-        attempts: result.attempts,
-        nextDeadline: result.nextDeadline,
-        deadlineAt: result.deadlineAt,
-        cause: result.cause,
-        at: now,
-        ...(publish === undefined ? {} : { publishAttempt: publish.attempt }),
-        ...(emit === undefined ? {} : { event: { previousState: emit.from, reason: emit.reason } }),
-        ...(notifications.length === 0 ? {} : { notifications }),
-      });
-      if (committed) {
-        if (emit !== undefined) {
-          deps.observer.stateChanged(emit.to);
-          deps.logger.info('letter state changed', { trackingId, ods: record.destination, state: emit.to, previousState: emit.from, event: event.kind });
-        }
-        if (notifications.length > 0) deps.onNotificationsQueued?.();
-        return result;
-      }
+  const batches = new GroupCommit<LetterEvent, TransitionResult | undefined>((items) => applyBatch(deps, items), {
+    maxBatch: MAX_BATCH,
+    key: (item) => item.trackingId,
+  });
+  return (trackingId, event) => batches.submit({ trackingId, event });
+}
+
+async function applyBatch(deps: ApplyDeliveryEventDeps, items: readonly LetterEvent[]): Promise<ItemResult<TransitionResult | undefined>[]> {
+  const records = new Map((await deps.delivery.letters(items.map((i) => i.trackingId))).map((r) => [r.trackingId, r]));
+  const now = deps.clock.now();
+  const results = new Array<ItemResult<TransitionResult | undefined>>(items.length);
+  const changes: { readonly index: number; readonly plan: Extract<Plan, { kind: 'change' }> }[] = [];
+  items.forEach((item, index) => {
+    const record = records.get(item.trackingId);
+    const plan = record === undefined ? undefined : planChange(deps, record, item.event, now);
+    if (plan?.kind === 'change') changes.push({ index, plan });
+    else results[index] = { value: plan?.result };
+  });
+  const committed = await deps.delivery.applyChanges(changes.map((c) => c.plan.change));
+  for (const [n, { index, plan }] of changes.entries()) {
+    if (committed[n] === true) {
+      plan.report();
+      results[index] = { value: plan.result };
+    } else {
+      const item = items[index] as LetterEvent;
+      results[index] = await applyOne(deps, item.trackingId, item.event).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
     }
-    throw new Error(`Letter ${trackingId} kept changing under ${MAX_TRIES} attempts to apply ${event.kind}`);
+  }
+  return results;
+}
+
+/** One letter, re-read and re-decided until its version check holds. */
+async function applyOne(deps: ApplyDeliveryEventDeps, trackingId: TrackingId, event: DeliveryEvent): Promise<TransitionResult | undefined> {
+  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+    const record = await deps.messages.get(trackingId);
+    if (record === undefined) return undefined;
+    const plan = planChange(deps, record, event, deps.clock.now());
+    if (plan.kind === 'ignored') return plan.result;
+    const { expectedVersion, change } = plan.change;
+    if (await deps.delivery.applyChange(trackingId, expectedVersion, change)) {
+      plan.report();
+      return plan.result;
+    }
+  }
+  throw new Error(`Letter ${trackingId} kept changing under ${MAX_TRIES} attempts to apply ${event.kind}`);
+}
+
+function planChange(deps: ApplyDeliveryEventDeps, record: MessageRecord, event: DeliveryEvent, now: Date): Plan {
+  const snapshot = letterSnapshot(record, deps.filingWindows[record.event]);
+  const result = transition(snapshot, event, now, deps.policy, deps.random());
+  if (result.kind === 'ignored') return { kind: 'ignored', result };
+  const publish = result.effects.find((e) => e.kind === 'publish');
+  const emit = result.effects.find((e) => e.kind === 'emit-event');
+  const notifications = noticesFor(result.effects, record, result.attempts, now, deps.notices);
+  const change: VersionedChange = {
+    trackingId: record.trackingId,
+    expectedVersion: record.version,
+    change: {
+      state: result.state,
+      attempts: result.attempts,
+      nextDeadline: result.nextDeadline,
+      deadlineAt: result.deadlineAt,
+      cause: result.cause,
+      at: now,
+      ...(publish === undefined ? {} : { publishAttempt: publish.attempt }),
+      ...(emit === undefined ? {} : { event: { previousState: emit.from, reason: emit.reason } }),
+      ...(notifications.length === 0 ? {} : { notifications }),
+    },
   };
+  const report = () => {
+    if (emit !== undefined) {
+      deps.observer.stateChanged(emit.to);
+      // Routine progress at debug (the history table keeps it); what an operator must see at info.
+      const level = ROUTINE_STATES.has(emit.to) ? 'debug' : 'info';
+      deps.logger[level]('letter state changed', { trackingId: record.trackingId, ods: record.destination, state: emit.to, previousState: emit.from, event: event.kind });
+    }
+    if (notifications.length > 0) deps.onNotificationsQueued?.();
+  };
+  return { kind: 'change', result, change, report };
 }

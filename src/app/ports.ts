@@ -190,18 +190,31 @@ export interface AckRecord {
   readonly receivedAt: Date;
 }
 
+/** One letter's change, valid only while the letter still has `expectedVersion`. */
+export interface VersionedChange {
+  readonly trackingId: TrackingId;
+  readonly expectedVersion: number;
+  readonly change: LetterChange;
+}
+
 /**
  * The delivery side of the store: the outbox relay, state changes and acks.
  * Contract: `applyChange` commits the state row, a history entry and its
  * outbox rows in one transaction, and only if the row still has
- * `expectedVersion` (returns false otherwise, changing nothing). Claimed
- * outbox rows are invisible to other claimers until `leaseUntil`.
+ * `expectedVersion` (returns false otherwise, changing nothing).
+ * `applyChanges` does that for many letters (distinct tracking ids) in one
+ * transaction, each change on its own version check: the result says, per
+ * change and in order, whether it was committed. Claimed outbox rows are
+ * invisible to other claimers until `leaseUntil`.
  */
 export interface DeliveryStore {
   claimOutbox(limit: number, now: Date, leaseUntil: Date): Promise<{ dispatches: DispatchWork[]; events: EventWork[] }>;
   completeOutbox(ids: readonly number[]): Promise<void>;
   releaseOutbox(ids: readonly number[]): Promise<void>;
   applyChange(trackingId: TrackingId, expectedVersion: number, change: LetterChange): Promise<boolean>;
+  applyChanges(changes: readonly VersionedChange[]): Promise<boolean[]>;
+  /** The stored letters among `trackingIds` (unknown ids are left out), in no particular order. */
+  letters(trackingIds: readonly TrackingId[]): Promise<readonly MessageRecord[]>;
   findByMessageHeaderId(messageHeaderId: string): Promise<MessageRecord | undefined>;
   /** Letters whose `nextDeadline` has passed, oldest deadline first. */
   due(now: Date, limit: number): Promise<readonly MessageRecord[]>;

@@ -211,6 +211,70 @@ export function deliveryStoreContract(name: string, open: () => Promise<OpenedSt
       expect((await store.history(record.trackingId)).at(-1)).to.deep.equal({ at: later(SECOND), from: 'received', to: 'retrying', cause: 'transient-error' });
     });
 
+    it('commits many letters\' changes in one call, each on its own version check, with their rows in change order', async () => {
+      const records = [await accepted(), await accepted({ destination: 'A81002' as OdsCode }), await accepted()];
+      const drained = await claim(T0);
+      await delivery.completeOutbox([...drained.dispatches.map((d) => d.outboxId), ...drained.events.map((e) => e.outboxId)]);
+      const [a, b, c] = records as [MessageRecord, MessageRecord, MessageRecord];
+      const escalated: LetterChange = {
+        state: 'escalated',
+        attempts: 1,
+        nextDeadline: null,
+        deadlineAt: b.deadlineAt,
+        cause: 'deadline passed',
+        at: later(2 * SECOND),
+        event: { previousState: 'received', reason: 'deadline passed' },
+        notifications: [
+          { kind: 'escalation-webhook', url: null, payload: { trackingId: b.trackingId, n: 1 }, practice: 'A81002' },
+          { kind: 'sender-response', url: 'https://trust.example/fhir', payload: { n: 2 } },
+        ],
+      };
+      const results = await delivery.applyChanges([
+        { trackingId: a.trackingId, expectedVersion: a.version, change: { ...dispatched(a), publishAttempt: 1 } },
+        { trackingId: b.trackingId, expectedVersion: b.version, change: escalated },
+        { trackingId: c.trackingId, expectedVersion: c.version + 1, change: dispatched(c) }, // stale
+        { trackingId: randomUUID() as TrackingId, expectedVersion: 1, change: dispatched(c) }, // unknown
+      ]);
+      expect(results).to.deep.equal([true, true, false, false]);
+      expect(await store.get(a.trackingId)).to.deep.include({ state: 'dispatched', version: a.version + 1 });
+      expect(await store.get(b.trackingId)).to.deep.include({ state: 'escalated', version: b.version + 1, nextDeadline: null });
+      expect(await store.get(c.trackingId), 'the stale change changed nothing').to.deep.equal(c);
+      expect(await store.history(c.trackingId)).to.have.length(1);
+      expect((await store.history(b.trackingId)).at(-1)).to.deep.equal({ at: later(2 * SECOND), from: 'received', to: 'escalated', cause: 'deadline passed' });
+
+      const rows = (await store.outboxRows()).map((r) => [r.trackingId, r.kind]);
+      expect(rows, 'a: event then dispatch; b: event; nothing for c').to.deep.equal([
+        [a.trackingId, 'event'],
+        [a.trackingId, 'dispatch'],
+        [b.trackingId, 'event'],
+      ]);
+      const { events } = await claim(later(3 * SECOND));
+      expect(events.map((e) => [e.routingKey, (e.body as { messageHeaderId: string }).messageHeaderId])).to.deep.equal([
+        ['dispatched.A81001', a.messageHeaderId],
+        ['escalated.A81002', b.messageHeaderId],
+      ]);
+      const notes = await store.notifications(b.trackingId);
+      expect(notes.map((n) => n.kind)).to.deep.equal(['escalation-webhook', 'sender-response']);
+      expect(await store.notifications(a.trackingId)).to.deep.equal([]);
+    });
+
+    it('refuses two changes of one letter in one call, changing nothing', async () => {
+      const record = await accepted();
+      const change = { trackingId: record.trackingId, expectedVersion: record.version, change: dispatched(record) };
+      let refused: unknown;
+      await delivery.applyChanges([change, change]).catch((error: unknown) => (refused = error));
+      expect(refused).to.be.instanceOf(RangeError);
+      expect(await store.get(record.trackingId)).to.deep.equal(record);
+    });
+
+    it('reads many letters at once, leaving out unknown ids', async () => {
+      const a = await accepted();
+      const b = await accepted();
+      const found = await delivery.letters([b.trackingId, randomUUID() as TrackingId, a.trackingId]);
+      expect([...found].sort((x, y) => x.sequence - y.sequence)).to.deep.equal([a, b]);
+      expect(await delivery.letters([])).to.deep.equal([]);
+    });
+
     it('finds letters by MessageHeader.id, and lists those past their next deadline, soonest first', async () => {
       const a = await accepted({ deadlineAt: later(3600 * SECOND) });
       const b = await accepted({ deadlineAt: later(1800 * SECOND) });

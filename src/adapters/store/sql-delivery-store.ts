@@ -1,8 +1,9 @@
-import type { AckRecord, DeliveryStore, DispatchWork, EventWork, LetterChange, MessageRecord } from '../../app/ports.js';
+import type { AckRecord, DeliveryStore, DispatchWork, EventWork, LetterChange, MessageRecord, VersionedChange } from '../../app/ports.js';
 import type { OdsCode, TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toMessageRecord } from './rows.js';
 import type { SqlClient } from './sql-client.js';
+import { GroupCommit, type ItemResult } from '../../platform/group-commit.js';
 
 /**
  * DeliveryStore over the same SQL as SqlMessageStore. Outbox claims use
@@ -11,6 +12,9 @@ import type { SqlClient } from './sql-client.js';
  * lease ends.
  */
 export class SqlDeliveryStore implements DeliveryStore {
+  readonly #lookups = new GroupCommit<string, MessageRecord | undefined>((ids) => this.#findByMessageHeaderIds(ids), { maxBatch: 256 });
+  readonly #ackLog = new GroupCommit<AckRecord, void>((acks) => this.#recordAcks(acks), { maxBatch: 256 });
+
   constructor(private readonly db: SqlClient) {}
 
   /**
@@ -62,61 +66,81 @@ export class SqlDeliveryStore implements DeliveryStore {
     if (ids.length > 0) await this.db.query('UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids]);
   }
 
-  /**
-   * One statement, so atomic without a transaction: the versioned update,
-   * and only if it matched, the history entry, the outbox rows (status
-   * event, then publish, in id order) and the HTTP notifications. The status event is built by the
-   * domain; the two fields that come from the row (`messageHeaderId`,
-   * `destination`) are filled in from the updated row.
-   */
-  async applyChange(trackingId: TrackingId, expectedVersion: number, change: LetterChange): Promise<boolean> {
-    const event =
-      change.event === undefined
-        ? null
-        : JSON.stringify(statusEvent({ trackingId, messageHeaderId: '', destination: '' }, change.state, change.event.previousState, change.at, change.event.reason).body);
-    const dispatch = change.publishAttempt === undefined ? null : JSON.stringify({ trackingId, attempt: change.publishAttempt });
-    const { rows } = await this.db.query(
-      `WITH changed AS (
-         UPDATE messages SET state = $3, attempts = $4, next_deadline = $5, deadline_at = $6, updated_at = $7, version = version + 1
-          WHERE tracking_id = $1 AND version = $2
-          RETURNING tracking_id, message_header_id, destination),
-       history AS (
-         INSERT INTO message_history (tracking_id, at, from_state, to_state, cause)
-         SELECT tracking_id, $7::timestamptz, $8::text, $3::text, $9::text FROM changed WHERE $10::jsonb IS NOT NULL),
-       work AS (
-         INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at)
-         SELECT c.tracking_id, w.kind, w.payload, $7::timestamptz, $7::timestamptz
-           FROM changed c CROSS JOIN LATERAL (VALUES
-             (1, 'event', jsonb_set($10::jsonb, '{messageHeaderId}', to_jsonb(c.message_header_id)) || jsonb_build_object('destination', c.destination)),
-             (2, 'dispatch', $11::jsonb)) AS w (ord, kind, payload)
-          WHERE w.payload IS NOT NULL
-          ORDER BY w.ord),
-       notes AS (
-         INSERT INTO notifications (tracking_id, practice, kind, url, payload, available_at, created_at)
-         SELECT c.tracking_id, n ->> 'practice', n ->> 'kind', n ->> 'url', n -> 'payload', $7::timestamptz, $7::timestamptz
-           FROM changed c CROSS JOIN jsonb_array_elements($12::jsonb) AS n)
-       SELECT count(*) AS changed FROM changed`,
-      [
-        trackingId,
-        expectedVersion,
-        change.state,
-        change.attempts,
-        change.nextDeadline,
-        change.deadlineAt,
-        change.at,
-        change.event?.previousState ?? null,
-        change.cause,
-        event,
-        dispatch,
-        JSON.stringify((change.notifications ?? []).map((n) => ({ kind: n.kind, url: n.url, payload: n.payload, practice: n.practice ?? null }))),
-      ],
-    );
-    return int(asRow(rows[0]), 'changed') === 1;
+  applyChange(trackingId: TrackingId, expectedVersion: number, change: LetterChange): Promise<boolean> {
+    return this.applyChanges([{ trackingId, expectedVersion, change }]).then(([committed]) => committed === true);
   }
 
-  async findByMessageHeaderId(messageHeaderId: string): Promise<MessageRecord | undefined> {
-    const { rows } = await this.db.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_header_id = $1`, [messageHeaderId]);
-    return rows[0] === undefined ? undefined : toMessageRecord(rows[0]);
+  /**
+   * One statement, so atomic without a transaction: the versioned updates,
+   * and for each that matched, its history entry, its outbox rows (status
+   * event, then publish, in id order) and its HTTP notifications. The status
+   * event is built by the domain; the two fields that come from the row
+   * (`messageHeaderId`, `destination`) are filled in from the updated row.
+   * Tracking ids must be distinct (an UPDATE … FROM changes a row once).
+   */
+  async applyChanges(changes: readonly VersionedChange[]): Promise<boolean[]> {
+    if (changes.length === 0) return [];
+    if (new Set(changes.map((c) => c.trackingId)).size !== changes.length) throw new RangeError('applyChanges: one change per letter');
+    const input = changes.map(({ trackingId, expectedVersion, change }, i) => ({
+      ord: i + 1,
+      tracking_id: trackingId,
+      version: expectedVersion,
+      state: change.state,
+      attempts: change.attempts,
+      next_deadline: change.nextDeadline?.toISOString() ?? null,
+      deadline_at: change.deadlineAt.toISOString(),
+      at: change.at.toISOString(),
+      from_state: change.event?.previousState ?? null,
+      cause: change.cause,
+      event:
+        change.event === undefined
+          ? null
+          : statusEvent({ trackingId, messageHeaderId: '', destination: '' }, change.state, change.event.previousState, change.at, change.event.reason).body,
+      dispatch: change.publishAttempt === undefined ? null : { trackingId, attempt: change.publishAttempt },
+      notes: (change.notifications ?? []).map((n) => ({ kind: n.kind, url: n.url, payload: n.payload, practice: n.practice ?? null })),
+    }));
+    const { rows } = await this.db.query(
+      `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(ord int, tracking_id uuid, version int, state text, attempts int,
+                next_deadline timestamptz, deadline_at timestamptz, at timestamptz, from_state text, cause text,
+                event jsonb, dispatch jsonb, notes jsonb)),
+       changed AS (
+         UPDATE messages m SET state = i.state, attempts = i.attempts, next_deadline = i.next_deadline, deadline_at = i.deadline_at,
+                updated_at = i.at, version = m.version + 1
+           FROM input i WHERE m.tracking_id = i.tracking_id AND m.version = i.version
+          RETURNING i.ord, m.tracking_id, m.message_header_id, m.destination, i.at, i.from_state, i.state, i.cause, i.event, i.dispatch, i.notes),
+       history AS (
+         INSERT INTO message_history (tracking_id, at, from_state, to_state, cause)
+         SELECT tracking_id, at, from_state, state, cause FROM changed WHERE event IS NOT NULL ORDER BY ord),
+       work AS (
+         INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at)
+         SELECT c.tracking_id, w.kind, w.payload, c.at, c.at
+           FROM changed c CROSS JOIN LATERAL (VALUES
+             (1, 'event', jsonb_set(c.event, '{messageHeaderId}', to_jsonb(c.message_header_id)) || jsonb_build_object('destination', c.destination)),
+             (2, 'dispatch', c.dispatch)) AS w (k, kind, payload)
+          WHERE w.payload IS NOT NULL
+          ORDER BY c.ord, w.k),
+       notes AS (
+         INSERT INTO notifications (tracking_id, practice, kind, url, payload, available_at, created_at)
+         SELECT c.tracking_id, n ->> 'practice', n ->> 'kind', n ->> 'url', n -> 'payload', c.at, c.at
+           FROM changed c CROSS JOIN LATERAL jsonb_array_elements(c.notes) WITH ORDINALITY AS e (n, k)
+          ORDER BY c.ord, e.k)
+       SELECT ord FROM changed`,
+      [JSON.stringify(input)],
+    );
+    const committed = new Set(rows.map((row) => int(asRow(row), 'ord')));
+    return changes.map((_, i) => committed.has(i + 1));
+  }
+
+  async letters(trackingIds: readonly TrackingId[]): Promise<readonly MessageRecord[]> {
+    if (trackingIds.length === 0) return [];
+    const { rows } = await this.db.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tracking_id = ANY($1::uuid[])`, [[...trackingIds]]);
+    return rows.map(toMessageRecord);
+  }
+
+  /** Group-committed: the lookups of concurrent acks go to the store in one statement. */
+  findByMessageHeaderId(messageHeaderId: string): Promise<MessageRecord | undefined> {
+    return this.#lookups.submit(messageHeaderId);
   }
 
   async due(now: Date, limit: number): Promise<readonly MessageRecord[]> {
@@ -127,12 +151,38 @@ export class SqlDeliveryStore implements DeliveryStore {
     return rows.map(toMessageRecord);
   }
 
-  async recordAck(ack: AckRecord): Promise<void> {
+  /** Group-committed: concurrent acks are recorded in one statement. */
+  recordAck(ack: AckRecord): Promise<void> {
+    return this.#ackLog.submit(ack);
+  }
+
+  async #findByMessageHeaderIds(ids: readonly string[]): Promise<ItemResult<MessageRecord | undefined>[]> {
+    const { rows } = await this.db.query(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_header_id = ANY($1::text[])`, [[...new Set(ids)]]);
+    const found = new Map(rows.map(toMessageRecord).map((r) => [r.messageHeaderId, r]));
+    return ids.map((id) => ({ value: found.get(id) }));
+  }
+
+  async #recordAcks(acks: readonly AckRecord[]): Promise<ItemResult<void>[]> {
+    const input = acks.map((ack, i) => ({
+      ord: i + 1,
+      tracking_id: ack.trackingId,
+      message_header_id: ack.messageHeaderId,
+      responds_to: ack.respondsTo,
+      practice: ack.practice,
+      code: ack.code,
+      itk_codes: ack.itkCodes,
+      outcome: ack.outcome,
+      received_at: ack.receivedAt.toISOString(),
+    }));
     await this.db.query(
       `INSERT INTO ack_log (tracking_id, message_header_id, responds_to, practice, code, itk_codes, outcome, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [ack.trackingId, ack.messageHeaderId, ack.respondsTo, ack.practice, ack.code, [...ack.itkCodes], ack.outcome, ack.receivedAt],
+       SELECT tracking_id, message_header_id, responds_to, practice, code, ARRAY(SELECT jsonb_array_elements_text(itk_codes)), outcome, received_at
+         FROM jsonb_to_recordset($1::jsonb) AS i(ord int, tracking_id uuid, message_header_id text, responds_to text, practice text, code text,
+              itk_codes jsonb, outcome text, received_at timestamptz)
+        ORDER BY ord`,
+      [JSON.stringify(input)],
     );
+    return acks.map(() => ({ value: undefined }));
   }
 }
 
