@@ -64,7 +64,8 @@ export function receiveAck(deps: ReceiveAckDeps): ReceiveAck {
       receivedAt: deps.clock.now(),
     });
     deps.observer.acknowledged(kind, outcome.result);
-    deps.logger.info('acknowledgement received', {
+    // Every ack is in the ack log; applied ones at debug, the rest (refused, unknown, repeated) at info.
+    deps.logger[outcome.result === 'applied' ? 'debug' : 'info']('acknowledgement received', {
       messageHeaderId: ack.messageHeaderId,
       ...(letter ? { trackingId: letter.trackingId } : {}),
       ...(sender.ods ? { ods: sender.ods } : {}),

@@ -59,7 +59,8 @@ export function createLogger(options: { level: LogLevel; stream?: Writable; sile
 
 function wrap(inner: winston.Logger): Logger {
   return {
-    debug: (message, context) => void inner.debug(message, context),
+    // Checked first: winston builds and pipes the whole entry before its level filter drops it.
+    debug: (message, context) => void (inner.isDebugEnabled() && inner.debug(message, context)),
     info: (message, context) => void inner.info(message, context),
     warn: (message, context) => void inner.warn(message, context),
     error: (message, context) => void inner.error(message, context),
