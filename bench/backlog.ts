@@ -18,7 +18,9 @@
  *     omission); a request unanswered OPEN_LOOP_TIMEOUT_MS after its time fails.
  * Environment: BENCH_LETTERS (N, default 53000), BENCH_SENDERS (8),
  * BENCH_ENGINES (`pglite,postgres`), BENCH_RATE (500), BENCH_SECONDS (60),
- * BENCH_SKIP (any of `raw,backlog,openloop`). Every queue, database, temp
+ * BENCH_SKIP (any of `raw,backlog,openloop`), BENCH_COURIER_NODE_ARGS
+ * (node options for the Courier child only, space-separated, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it). Every queue, database, temp
  * dir and child process it makes is removed again, also when a run fails.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -149,7 +151,16 @@ async function withCourier<T>(engine: Engine, fn: (courier: RunningCourier) => P
   let practice: PracticeSimulator | undefined;
   try {
     if (engine === 'postgres') database = await createDatabase();
-    child = await spawnCourier({ COURIER_AMQP_PREFIX: prefix, COURIER_DATA_DIR: dataDir, ...(database === undefined ? {} : { COURIER_DATABASE_URL: database.url }) }, 120_000);
+    const nodeArgs = (process.env['BENCH_COURIER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    child = await spawnCourier(
+      {
+        COURIER_AMQP_PREFIX: prefix,
+        COURIER_DATA_DIR: dataDir,
+        ...(database === undefined ? {} : { COURIER_DATABASE_URL: database.url }),
+      },
+      120_000,
+      nodeArgs,
+    );
     const { baseUrl, child: { pid } } = child;
     if (pid === undefined) throw new Error('Courier child has no pid');
     const output = keepTail(child.child);

@@ -15,9 +15,11 @@ export interface CourierProcess {
 /**
  * Runs Courier as `npm start` does (tsx src/main.ts) in a child process, so
  * tests can SIGKILL or SIGTERM it. Resolves once it logged that it listens.
+ * `nodeArgs` go to node before the script (e.g. `--cpu-prof`, which
+ * NODE_OPTIONS does not allow).
  */
-export async function spawnCourier(env: Record<string, string>, timeoutMs = 30_000): Promise<CourierProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function spawnCourier(env: Record<string, string>, timeoutMs = 30_000, nodeArgs: readonly string[] = []): Promise<CourierProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, COURIER_HTTP_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
