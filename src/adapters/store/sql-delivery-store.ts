@@ -22,17 +22,22 @@ export class SqlDeliveryStore implements DeliveryStore {
    * letter's routing facts and exact bytes in the same pass (a join, not a
    * query per letter). The letter columns read are fixed at acceptance, and
    * the outbox row references the letter, so the join always finds it.
+   * Both the claimed ids and the letters are looked up through `= ANY(ARRAY(…))`
+   * so the plan uses the primary keys whatever the planner guesses of the
+   * LIMIT: with `IN (…)` and a plain join, a prepared (generic) plan scanned
+   * the whole outbox and the whole messages table on every round.
    */
   async claimOutbox(limit: number, now: Date, leaseUntil: Date): Promise<{ dispatches: DispatchWork[]; events: EventWork[] }> {
     const { rows } = await this.db.query(
       `WITH claimed AS (
          UPDATE outbox SET claimed_until = $3, attempts = attempts + 1
-          WHERE id IN (SELECT id FROM outbox WHERE available_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
-                        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+          WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE available_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
+                        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED))
           RETURNING id, tracking_id, kind, payload)
        SELECT c.id, c.tracking_id, c.kind, c.payload,
               m.message_header_id, m.destination, m.event_code, m.sequence, m.attempts, m.body
          FROM claimed c LEFT JOIN messages m ON c.kind = 'dispatch' AND m.tracking_id = c.tracking_id
+              AND m.tracking_id = ANY(ARRAY(SELECT tracking_id FROM claimed WHERE kind = 'dispatch'))
         ORDER BY c.id`,
       [now, limit, leaseUntil],
     );
@@ -77,6 +82,9 @@ export class SqlDeliveryStore implements DeliveryStore {
    * event is built by the domain; the two fields that come from the row
    * (`messageHeaderId`, `destination`) are filled in from the updated row.
    * Tracking ids must be distinct (an UPDATE … FROM changes a row once).
+   * The ids also go as an array: `= ANY` lets the planner find the rows by
+   * primary key whatever it guesses of jsonb_to_recordset's size (without it,
+   * a small table was scanned whole on every call).
    */
   async applyChanges(changes: readonly VersionedChange[]): Promise<boolean[]> {
     if (changes.length === 0) return [];
@@ -107,7 +115,7 @@ export class SqlDeliveryStore implements DeliveryStore {
        changed AS (
          UPDATE messages m SET state = i.state, attempts = i.attempts, next_deadline = i.next_deadline, deadline_at = i.deadline_at,
                 updated_at = i.at, version = m.version + 1
-           FROM input i WHERE m.tracking_id = i.tracking_id AND m.version = i.version
+           FROM input i WHERE m.tracking_id = i.tracking_id AND m.version = i.version AND m.tracking_id = ANY($2::uuid[])
           RETURNING i.ord, m.tracking_id, m.message_header_id, m.destination, i.at, i.from_state, i.state, i.cause, i.event, i.dispatch, i.notes),
        history AS (
          INSERT INTO message_history (tracking_id, at, from_state, to_state, cause)
@@ -126,7 +134,7 @@ export class SqlDeliveryStore implements DeliveryStore {
            FROM changed c CROSS JOIN LATERAL jsonb_array_elements(c.notes) WITH ORDINALITY AS e (n, k)
           ORDER BY c.ord, e.k)
        SELECT ord FROM changed`,
-      [JSON.stringify(input)],
+      [JSON.stringify(input), changes.map((c) => c.trackingId)],
     );
     const committed = new Set(rows.map((row) => int(asRow(row), 'ord')));
     return changes.map((_, i) => committed.has(i + 1));

@@ -16,9 +16,9 @@ export class SqlNotificationStore implements NotificationStore {
   async claimDue(now: Date, limit: number, leaseUntil: Date): Promise<readonly PendingNotification[]> {
     const { rows } = await this.db.query(
       `UPDATE notifications SET claimed_until = $3
-        WHERE id IN (SELECT id FROM notifications
+        WHERE id = ANY(ARRAY(SELECT id FROM notifications
                       WHERE delivered_at IS NULL AND available_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)
-                      ORDER BY available_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+                      ORDER BY available_at, id LIMIT $2 FOR UPDATE SKIP LOCKED))
         RETURNING id, kind, url, payload, attempts, tracking_id`,
       [now, limit, leaseUntil],
     );

@@ -11,14 +11,15 @@ import type { SqlClient } from './sql-client.js';
 export class SqlTimerStore implements TimerStore {
   constructor(private readonly db: SqlClient) {}
 
+  /** `= ANY(ARRAY(…))`, not `IN (…)`: the update finds the claimed rows by primary key, never by scanning every letter. */
   async claimDue(now: Date, limit: number, leaseUntil: Date): Promise<readonly MessageRecord[]> {
     const { rows } = await this.db.query(
       `UPDATE messages SET timer_claimed_until = $3
-        WHERE tracking_id IN (
+        WHERE tracking_id = ANY(ARRAY(
           SELECT tracking_id FROM messages
            WHERE next_deadline IS NOT NULL AND next_deadline <= $1
              AND (timer_claimed_until IS NULL OR timer_claimed_until < $1)
-           ORDER BY next_deadline LIMIT $2 FOR UPDATE SKIP LOCKED)
+           ORDER BY next_deadline LIMIT $2 FOR UPDATE SKIP LOCKED))
         RETURNING ${MESSAGE_COLUMNS}`,
       [now, limit, leaseUntil],
     );
