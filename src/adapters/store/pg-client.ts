@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreUnavailableError } from '../../app/errors.js';
 import type { Logger } from '../../platform/logger.js';
@@ -56,7 +57,10 @@ export async function openPgClient(options: PgClientOptions): Promise<SqlClient>
   const execute = async (executor: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
     if (closing !== undefined) throw new StoreUnavailableError(new Error('the store was closed'));
     try {
-      const result = await executor.query<Record<string, unknown>>(sql, params === undefined ? undefined : [...params]);
+      const result =
+        params === undefined || params.length === 0
+          ? await executor.query<Record<string, unknown>>(sql)
+          : await executor.query<Record<string, unknown>>({ name: statementName(sql), text: sql, values: [...params] });
       return { rows: result.rows as unknown[] };
     } catch (error) {
       throw asUnavailable(error);
@@ -108,6 +112,23 @@ export async function openPgClient(options: PgClientOptions): Promise<SqlClient>
     throw error;
   }
   return client;
+}
+
+/**
+ * Statements with parameters are prepared once per connection under a name
+ * derived from their text, then only bound and executed: PostgreSQL parses
+ * and plans the batch statements (multi-CTE, jsonb_to_recordset) once, not
+ * on every call. Courier's SQL is fixed text with a bounded number of
+ * variants (filters, list lengths), so the set of names stays small.
+ */
+const names = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = names.get(sql);
+  if (name === undefined) {
+    name = `courier_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    names.set(sql, name);
+  }
+  return name;
 }
 
 function asUnavailable(error: unknown): unknown {
