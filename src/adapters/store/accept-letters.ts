@@ -3,15 +3,16 @@ import type { TrackingId } from '../../domain/ids.js';
 import { statusEvent } from '../../domain/status-event.js';
 import { StoreUnavailableError } from '../../app/errors.js';
 import type { ItemResult } from '../../platform/group-commit.js';
-import { enqueue } from './outbox.js';
-import { MESSAGE_COLUMNS, asRow, date, int, nullableText, text, toMessageRecord } from './rows.js';
-import { UNIQUE_VIOLATION, sqlState, type SqlClient, type SqlExecutor } from './sql-client.js';
+import type { DispatchPayload, EventPayload } from './outbox.js';
+import { MESSAGE_COLUMNS, asRow, date, nullableText, text, toMessageRecord } from './rows.js';
+import { UNIQUE_VIOLATION, sqlState, type SqlExecutor } from './sql-client.js';
 
 /**
  * Taking custody of letters (DESIGN §2 steps 5 and 7): duplicate check,
  * sequence number, letter, history entry and outbox rows, all or nothing.
- * One letter at a time in a transaction, or a batch of concurrent
- * acceptances in two statements (group commit) — same rows, same rules.
+ * One letter or a batch of concurrent acceptances (group commit) takes the
+ * same two statements: a read for duplicates, and one statement that writes
+ * everything (atomic without a transaction).
  */
 type Duplicate = Extract<AcceptOutcome, { kind: 'duplicate' }>;
 
@@ -29,13 +30,15 @@ export async function findDuplicate(db: SqlExecutor, letter: LetterIdentity): Pr
 }
 
 /**
- * One letter in its own transaction. Two copies racing past the duplicate
- * check meet at a unique index; the loser rolls back (its sequence number
- * with it) and is answered as the duplicate it is.
+ * One letter: the duplicate check, then the custody writes in one statement.
+ * Two copies racing past the duplicate check meet at a unique index; the
+ * loser's statement fails as a whole (its sequence number with it) and it
+ * is answered as the duplicate it is.
  */
-export async function acceptOne(db: SqlClient, letter: NewLetter): Promise<AcceptOutcome> {
+export async function acceptOne(db: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome> {
   try {
-    return await db.transaction(async (tx) => (await findDuplicate(tx, letter)) ?? (await insertLetter(tx, letter)));
+    const [held] = await findDuplicates(db, [letter]);
+    return held ?? ((await insertLetters(db, [letter]))[0] as AcceptOutcome);
   } catch (error) {
     if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
     const duplicate = await findDuplicate(db, letter);
@@ -54,7 +57,7 @@ export async function acceptOne(db: SqlClient, letter: NewLetter): Promise<Accep
  * goes through `acceptOne`, so a letter is refused only for its own fault;
  * with the store away, all fail at once.
  */
-export async function acceptBatch(db: SqlClient, letters: readonly NewLetter[]): Promise<ItemResult<AcceptOutcome>[]> {
+export async function acceptBatch(db: SqlExecutor, letters: readonly NewLetter[]): Promise<ItemResult<AcceptOutcome>[]> {
   if (letters.length === 1) return [await settle(acceptOne(db, letters[0] as NewLetter))];
   const { firsts, repeats } = splitRepeats(letters);
   const results = new Array<ItemResult<AcceptOutcome>>(letters.length);
@@ -125,65 +128,18 @@ async function findDuplicates(db: SqlExecutor, letters: readonly LetterIdentity[
   });
 }
 
-/**
- * The custody writes of one letter. The sequence comes from an upsert whose
- * row lock serialises one practice's acceptances until commit; a rollback
- * returns the number, so sequences stay gap-free across failures and instances.
- */
-async function insertLetter(tx: SqlExecutor, letter: NewLetter): Promise<AcceptOutcome> {
-  const counter = await tx.query(
-    `INSERT INTO practice_sequences (ods, last_sequence) VALUES ($1, 1)
-     ON CONFLICT (ods) DO UPDATE SET last_sequence = practice_sequences.last_sequence + 1
-     RETURNING last_sequence`,
-    [letter.destination],
-  );
-  const sequence = int(asRow(counter.rows[0]), 'last_sequence');
-  const inserted = await tx.query(
-    `INSERT INTO messages (tracking_id, message_header_id, sender, bundle_identifier, content_hash, event_code, destination,
-       state, version, attempts, sequence, body, created_at, updated_at, next_deadline, deadline_at, reply_to)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', 1, 0, $8, $9, $10, $10, $11, $11, $12)
-     RETURNING ${MESSAGE_COLUMNS}`,
-    [
-      letter.trackingId,
-      letter.messageHeaderId,
-      letter.sender,
-      letter.bundleIdentifier,
-      letter.contentHash,
-      letter.event,
-      letter.destination,
-      sequence,
-      letter.body,
-      letter.acceptedAt,
-      letter.deadlineAt,
-      letter.replyTo,
-    ],
-  );
-  await tx.query(
-    `INSERT INTO message_history (tracking_id, at, from_state, to_state, cause) VALUES ($1, $2, NULL, 'received', 'accepted')`,
-    [letter.trackingId, letter.acceptedAt],
-  );
-  await enqueue(
-    tx,
-    letter.trackingId,
-    [
-      { kind: 'dispatch', payload: { trackingId: letter.trackingId } },
-      { kind: 'event', payload: { ...receivedEvent(letter), destination: letter.destination } },
-    ],
-    letter.acceptedAt,
-  );
-  return { kind: 'accepted', record: toMessageRecord(inserted.rows[0]) };
-}
-
 function receivedEvent(letter: NewLetter): ReturnType<typeof statusEvent>['body'] {
   return statusEvent(letter, 'received', null, letter.acceptedAt, null).body;
 }
 
 /**
- * The custody writes of many letters in one statement (so atomic without a
+ * The custody writes of letters in one statement (so atomic without a
  * transaction). Each practice's counter moves once, by its number of
- * letters, under its row lock (practices in a fixed order, so concurrent
- * batches cannot deadlock); its letters take the numbers in batch order.
- * Outbox rows go in letter order, dispatch before event, as `acceptOne` writes them.
+ * letters, under its row lock until commit (practices in a fixed order, so
+ * concurrent batches cannot deadlock); its letters take the numbers in batch
+ * order. A failed statement gives its numbers back, so sequences stay
+ * gap-free across failures and instances. Outbox rows go in letter order,
+ * dispatch before event.
  */
 async function insertLetters(db: SqlExecutor, letters: readonly NewLetter[]): Promise<AcceptOutcome[]> {
   if (letters.length === 0) return [];
@@ -199,8 +155,8 @@ async function insertLetters(db: SqlExecutor, letters: readonly NewLetter[]): Pr
     accepted_at: l.acceptedAt.toISOString(),
     deadline_at: l.deadlineAt.toISOString(),
     reply_to: l.replyTo,
-    dispatch: { trackingId: l.trackingId },
-    event: { ...receivedEvent(l), destination: l.destination },
+    dispatch: { trackingId: l.trackingId } satisfies DispatchPayload,
+    event: { ...receivedEvent(l), destination: l.destination } satisfies EventPayload,
   }));
   const { rows } = await db.query(
     `WITH input AS (

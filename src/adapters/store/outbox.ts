@@ -20,8 +20,6 @@ export interface EventPayload extends StatusEvent {
   readonly destination: string;
 }
 
-export type OutboxEntry = { readonly kind: 'dispatch'; readonly payload: DispatchPayload } | { readonly kind: 'event'; readonly payload: EventPayload };
-
 export interface OutboxRow {
   readonly id: number;
   readonly trackingId: TrackingId;
@@ -32,17 +30,6 @@ export interface OutboxRow {
   readonly claimedUntil: Date | null;
   readonly attempts: number;
   readonly createdAt: Date;
-}
-
-/** Adds outbox rows inside the caller's transaction, in the given order (ids ascend). */
-export async function enqueue(tx: SqlExecutor, trackingId: TrackingId, entries: readonly OutboxEntry[], at: Date): Promise<void> {
-  if (entries.length === 0) return;
-  const params: unknown[] = [trackingId, at];
-  const values = entries.map((entry) => {
-    params.push(entry.kind, JSON.stringify(entry.payload));
-    return `($1, $${params.length - 1}, $${params.length}::jsonb, $2, $2)`;
-  });
-  await tx.query(`INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at) VALUES ${values.join(', ')}`, params);
 }
 
 /**
