@@ -83,47 +83,40 @@ export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryE
   return (trackingId, event) => batches.submit({ trackingId, event });
 }
 
+/**
+ * Reads the batch's letters in one statement, decides every event, commits
+ * every change in one statement; the changes that lost their version check
+ * (another instance, a manual action on another path) are read, decided and
+ * committed again, together, up to MAX_TRIES rounds.
+ */
 async function applyBatch(deps: ApplyDeliveryEventDeps, items: readonly LetterEvent[]): Promise<ItemResult<TransitionResult | undefined>[]> {
-  const records = new Map((await deps.delivery.letters(items.map((i) => i.trackingId))).map((r) => [r.trackingId, r]));
-  const now = deps.clock.now();
   const results = new Array<ItemResult<TransitionResult | undefined>>(items.length);
-  const changes: { readonly index: number; readonly plan: Extract<Plan, { kind: 'change' }> }[] = [];
-  items.forEach((item, index) => {
-    const record = records.get(item.trackingId);
-    const plan = record === undefined ? undefined : planChange(deps, record, item.event, now);
-    if (plan?.kind === 'change') changes.push({ index, plan });
-    else results[index] = { value: plan?.result };
-  });
-  const committed = await deps.delivery.applyChanges(changes.map((c) => c.plan.change));
-  for (const [n, { index, plan }] of changes.entries()) {
-    if (committed[n] === true) {
-      plan.report();
-      results[index] = { value: plan.result };
-    } else {
-      const item = items[index] as LetterEvent;
-      results[index] = await applyOne(deps, item.trackingId, item.event).then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error }),
-      );
+  let pending = items.map((item, index) => ({ item, index }));
+  for (let attempt = 0; attempt < MAX_TRIES && pending.length > 0; attempt++) {
+    const records = new Map((await deps.delivery.letters(pending.map((p) => p.item.trackingId))).map((r) => [r.trackingId, r]));
+    const now = deps.clock.now();
+    const changes: { readonly index: number; readonly item: LetterEvent; readonly plan: Extract<Plan, { kind: 'change' }> }[] = [];
+    for (const { item, index } of pending) {
+      const record = records.get(item.trackingId);
+      const plan = record === undefined ? undefined : planChange(deps, record, item.event, now);
+      if (plan?.kind === 'change') changes.push({ index, item, plan });
+      else results[index] = { value: plan?.result };
     }
+    const committed = changes.length === 0 ? [] : await deps.delivery.applyChanges(changes.map((c) => c.plan.change));
+    pending = [];
+    for (const [n, { index, item, plan }] of changes.entries()) {
+      if (committed[n] === true) {
+        plan.report();
+        results[index] = { value: plan.result };
+      } else {
+        pending.push({ item, index });
+      }
+    }
+  }
+  for (const { item, index } of pending) {
+    results[index] = { error: new Error(`Letter ${item.trackingId} kept changing under ${MAX_TRIES} attempts to apply ${item.event.kind}`) };
   }
   return results;
-}
-
-/** One letter, re-read and re-decided until its version check holds. */
-async function applyOne(deps: ApplyDeliveryEventDeps, trackingId: TrackingId, event: DeliveryEvent): Promise<TransitionResult | undefined> {
-  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
-    const record = await deps.messages.get(trackingId);
-    if (record === undefined) return undefined;
-    const plan = planChange(deps, record, event, deps.clock.now());
-    if (plan.kind === 'ignored') return plan.result;
-    const { expectedVersion, change } = plan.change;
-    if (await deps.delivery.applyChange(trackingId, expectedVersion, change)) {
-      plan.report();
-      return plan.result;
-    }
-  }
-  throw new Error(`Letter ${trackingId} kept changing under ${MAX_TRIES} attempts to apply ${event.kind}`);
 }
 
 function planChange(deps: ApplyDeliveryEventDeps, record: MessageRecord, event: DeliveryEvent, now: Date): Plan {
