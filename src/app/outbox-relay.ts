@@ -30,6 +30,8 @@ interface RoundResult {
 }
 
 const DEFAULT_MAX_RETRY_PAUSE_MS = 2_000;
+/** Rounds whose confirms or state changes are still outstanding while the next one claims. */
+const MAX_ROUNDS_IN_FLIGHT = 3;
 
 /**
  * Moves outbox rows to the broker (DESIGN §1): letters to `<p>.outbound`
@@ -89,11 +91,17 @@ export class OutboxRelay {
     return (await this.runRound()).taken;
   }
 
-  private async runRound(): Promise<RoundResult> {
+  /**
+   * Claims and publishes one round; `issued` is told how many rows it claimed
+   * once all their publishes are handed to the publisher (in claim order).
+   */
+  private async runRound(issued: (claimed: number) => void = () => undefined): Promise<RoundResult> {
     const now = this.deps.clock.now();
     const { dispatches, events } = await this.deps.delivery.claimOutbox(this.deps.batchSize, now, new Date(now.getTime() + this.deps.leaseMs));
     // allSettled: a row whose state change failed must not keep the others from being completed.
-    const settled = await Promise.allSettled([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
+    const settling = Promise.allSettled([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
+    issued(dispatches.length + events.length);
+    const settled = await settling;
     const outcomes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const taken = outcomes.filter((o): o is Taken => o.outcome === 'confirmed' || o.outcome === 'returned');
     const released = outcomes.filter((o): o is Released => o.outcome !== 'confirmed' && o.outcome !== 'returned');
@@ -110,19 +118,53 @@ export class OutboxRelay {
     return { taken: taken.length, released: released.length };
   }
 
+  /**
+   * Rounds overlap while they go well: once a round's publishes are issued,
+   * the next round claims (its rows come later in id order and are published
+   * after, on the same channel) while the first waits for its confirms and
+   * commits its state changes — up to MAX_ROUNDS_IN_FLIGHT at once. After a
+   * round that claimed nothing, or any trouble (broker away or refusing,
+   * store errors), the loop lets every round finish, then judges and pauses
+   * as for a single round.
+   */
   private async loop(): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    let finished: { readonly result: RoundResult; readonly failed: boolean }[] = [];
     while (!this.stopping) {
-      let result: RoundResult = { taken: 0, released: 0 };
-      let failed = false;
-      try {
-        result = await this.runRound();
-      } catch (error) {
-        failed = true;
-        this.deps.logger.warn('outbox round failed; will retry', { errorName: error instanceof Error ? error.name : 'unknown' });
+      if (inFlight.size >= MAX_ROUNDS_IN_FLIGHT) await Promise.race(inFlight);
+      let claimed = 0;
+      let markIssued: () => void = () => undefined;
+      const issued = new Promise<void>((resolve) => (markIssued = resolve));
+      const round: Promise<void> = this.runRound((n) => {
+        claimed = n;
+        markIssued();
+      })
+        .then(
+          (result) => void finished.push({ result, failed: false }),
+          (error: unknown) => {
+            finished.push({ result: { taken: 0, released: 0 }, failed: true });
+            this.deps.logger.warn('outbox round failed; will retry', { errorName: error instanceof Error ? error.name : 'unknown' });
+          },
+        )
+        .finally(() => {
+          inFlight.delete(round);
+          markIssued(); // a claim that failed issued nothing
+        });
+      inFlight.add(round);
+      await issued;
+      const goingWell = finished.every((f) => !f.failed && (f.result.taken > 0 || f.result.released === 0));
+      if (claimed > 0 && goingWell && !this.stopping) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
       }
-      this.fruitless = result.taken > 0 || (result.released === 0 && !failed) ? 0 : this.fruitless + 1;
+      await Promise.all(inFlight);
+      const taken = finished.reduce((n, f) => n + f.result.taken, 0);
+      const released = finished.reduce((n, f) => n + f.result.released, 0);
+      const failed = finished.some((f) => f.failed);
+      finished = [];
+      this.fruitless = taken > 0 || (released === 0 && !failed) ? 0 : this.fruitless + 1;
       if (this.stopping) break;
-      if (result.taken > 0 || this.nudged) {
+      if (taken > 0 || this.nudged) {
         this.nudged = false;
         await new Promise((resolve) => setImmediate(resolve));
       } else {
@@ -131,6 +173,7 @@ export class OutboxRelay {
         await this.pause(this.fruitless === 0 ? this.deps.idleMs : this.retryPauseMs());
       }
     }
+    await Promise.all(inFlight);
   }
 
   private retryPauseMs(): number {
