@@ -11,7 +11,7 @@
  *     default practice directory and a simulated practice system (in this
  *     process) answering 20013 then 30001: BENCH_SENDERS closed-loop clients
  *     POST N letters, measured until every letter is `filed` (polling each
- *     practice's reconciliation API every POLL_MS);
+ *     practice's reconciliation API every POLL_MS once the practices have them all);
  *  3. per store, an open loop on a fresh Courier: BENCH_RATE letters/s for
  *     BENCH_SECONDS, each sent at its scheduled time whether or not earlier
  *     ones were answered, latency counted from that time (no coordinated
@@ -20,7 +20,9 @@
  * BENCH_ENGINES (`pglite,postgres`), BENCH_RATE (500), BENCH_SECONDS (60),
  * BENCH_SKIP (any of `raw,backlog,openloop`), BENCH_COURIER_NODE_ARGS
  * (node options for the Courier child only, space-separated, e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it). Every queue, database, temp
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it), BENCH_DEBUG (print
+ * Courier's outbox depth and open letters when the last 202 came: which
+ * stage lags). Every queue, database, temp
  * dir and child process it makes is removed again, also when a run fails.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -45,7 +47,7 @@ import { markdownTable, percentiles, writeResults, type BacklogResult, type Benc
 const PRACTICES = ['A81001', 'A81002', 'A81004', 'B82005', 'Y00001'];
 const LETTER_BYTES = 8 * 1024;
 const WINDOW = 2000;
-const POLL_MS = 250;
+const POLL_MS = 100;
 const HISTORY_SAMPLE = 5000;
 /** Letters sent and filed through each fresh Courier before it is measured (JIT, pools, first queue pages). */
 const WARM_UP = 200;
@@ -136,6 +138,8 @@ interface RunningCourier {
   readonly baseUrl: string;
   /** Letters already filed before the run (the warm-up). */
   readonly warmedUp: number;
+  /** Distinct letters the simulated practices have received so far (in this process: free to ask). */
+  received(): number;
   /** Reads Courier's CPU and peak RSS from /proc over a span that starts now. */
   meter(): () => ProcessFigures;
   /** Rejects if the child exits before the run is over. */
@@ -171,7 +175,8 @@ async function withCourier<T>(engine: Engine, fn: (courier: RunningCourier) => P
     await Promise.all(letters(WARM_UP).map((body) => post(agent, baseUrl, body)));
     agent.destroy();
     await Promise.race([waitAllFiled(baseUrl, WARM_UP, 120_000), died]);
-    const result = await fn({ baseUrl, warmedUp: WARM_UP, meter: () => meter(pid), died });
+    const simulator = practice;
+    const result = await fn({ baseUrl, warmedUp: WARM_UP, received: () => simulator.distinct, meter: () => meter(pid), died });
     if (output.problems() > 0) console.log(`  (Courier logged ${output.problems()} warn/error lines; last output:\n${output.tail().slice(-2000)})`);
     return result;
   } finally {
@@ -262,8 +267,16 @@ async function closedLoop(courier: RunningCourier, engine: Engine, options: Back
   };
   await Promise.race([Promise.all(Array.from({ length: options.senders }, sender)), courier.died]);
   const lastAnswerAt = Date.now();
+  if (process.env['BENCH_DEBUG'] !== undefined) {
+    const text = await (await fetch(`${courier.baseUrl}/metrics`)).text();
+    console.log(text.split('\n').filter((l) => /^courier_(outbox_depth|open_letters)/.test(l) && !l.endsWith(' 0')).join('\n'));
+  }
   agent.destroy();
-  const allFiledAt = await Promise.race([waitAllFiled(courier.baseUrl, courier.warmedUp + options.letters, 120_000 + options.letters * 50), courier.died]);
+  // Courier's reconciliation counts a practice's letters in the database: asked only once the practices have them all, so polling does not load the run.
+  const total = courier.warmedUp + options.letters;
+  const timeoutMs = 120_000 + options.letters * 50;
+  await Promise.race([waitFor(() => courier.received() >= total, timeoutMs), courier.died]);
+  const allFiledAt = await Promise.race([waitAllFiled(courier.baseUrl, total, timeoutMs), courier.died]);
   const figures = stop();
   const seconds = (allFiledAt - firstPostAt) / 1000;
   const lettersPerSecond = options.letters / seconds;
@@ -281,6 +294,14 @@ async function closedLoop(courier: RunningCourier, engine: Engine, options: Back
     toFiledSample: sample.length,
     process: figures,
   };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(50);
+  }
 }
 
 /** Polls every practice's reconciliation until all `letters` are filed; returns when that poll started (epoch ms). */
