@@ -27,6 +27,7 @@ import { OutboxPublisher } from './adapters/amqp/outbox-publisher.js';
 import { applyDeliveryEvent } from './app/apply-delivery-event.js';
 import { OutboxRelay } from './app/outbox-relay.js';
 import { TimerSweeper } from './app/timer-sweeper.js';
+import { PollingLoop } from './app/polling-loop.js';
 import { PracticeWatch } from './app/practice-watch.js';
 import { NotificationRelay } from './app/notification-relay.js';
 import { httpPoster } from './adapters/escalation/http-poster.js';
@@ -47,6 +48,8 @@ export interface RunningCourier {
 }
 
 const systemClock: Clock = { now: () => new Date() };
+/** How often Courier vacuums its own tables where no autovacuum runs (src/adapters/store/vacuum.ts). */
+const OWN_VACUUM_INTERVAL_MS = 30_000;
 
 /**
  * The composition root: builds every concrete adapter from the frozen config
@@ -58,6 +61,18 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
   try {
     const store = await openStore({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir, logger: logger.child({ component: 'store' }) });
     closeables.push({ name: 'store', close: () => store.close() });
+    if (await store.needsOwnVacuum()) {
+      const vacuum = new PollingLoop(
+        async () => {
+          await store.vacuum();
+          return 0;
+        },
+        { batchSize: 1, intervalMs: OWN_VACUUM_INTERVAL_MS, logger: logger.child({ component: 'store' }), what: 'vacuum' },
+      );
+      logger.info('no autovacuum runs for this database; Courier vacuums and analyzes its busiest tables itself', { durationMs: OWN_VACUUM_INTERVAL_MS });
+      vacuum.start();
+      closeables.push({ name: 'vacuum', close: () => vacuum.stop() });
+    }
 
     // Reconnect backoff capped at 3 s: while the broker is away Courier answers 503, so every second it stays away after the broker is back is refused custody.
     const broker = new BrokerConnection(config.amqp.url, {

@@ -8,6 +8,7 @@ import { SqlNotificationStore } from './sql-notification-store.js';
 import { SqlPracticeStore } from './sql-practice-store.js';
 import { outboxRows, type OutboxRow } from './outbox.js';
 import { acceptBatch, findDuplicate } from './accept-letters.js';
+import { autovacuumRuns, vacuumChurningTables } from './vacuum.js';
 import { GroupCommit } from '../../platform/group-commit.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
 import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
@@ -143,6 +144,16 @@ export class SqlMessageStore implements MessageStore {
     const depth = { dispatch: 0, event: 0 };
     for (const row of outbox.rows.map(asRow)) depth[text(row, 'kind') === 'dispatch' ? 'dispatch' : 'event'] = int(row, 'count');
     return { open: open.rows.map(toOpenLetters), outbox: depth };
+  }
+
+  /** Whether this database has no autovacuum of its own (PGlite; PostgreSQL with autovacuum off): see vacuum.ts. */
+  async needsOwnVacuum(): Promise<boolean> {
+    return !(await autovacuumRuns(this.db));
+  }
+
+  /** VACUUM (ANALYZE) of the tables that churn with every letter. */
+  vacuum(): Promise<void> {
+    return vacuumChurningTables(this.db);
   }
 
   async ping(): Promise<void> {
