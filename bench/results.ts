@@ -85,9 +85,17 @@ export function percentiles(values: readonly number[]): Percentiles {
 export async function writeResults(report: BenchReport): Promise<string> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
-  const path = `${dir}${report.date.slice(0, 10)}.json`;
-  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
-  return path;
+  // A day's first run is <date>.json, later ones <date>.2.json, <date>.3.json …: consecutive runs are all kept.
+  const day = report.date.slice(0, 10);
+  for (let n = 1; ; n++) {
+    const path = `${dir}${day}${n === 1 ? '' : `.${n}`}.json`;
+    try {
+      await writeFile(path, `${JSON.stringify(report, null, 2)}\n`, { flag: 'wx' });
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
 
 const ms = (n: number) => (Number.isNaN(n) ? '–' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${n.toFixed(n < 10 ? 1 : 0)} ms`);

@@ -72,8 +72,8 @@ type Plan =
  * batch is being written are read in one statement and committed in one
  * (`applyChanges`), one event per letter per batch (a second event for the
  * same letter waits for the next batch, so it sees the first one's result).
- * A change that lost its version check to another writer is tried again
- * on its own.
+ * Changes that lost their version check to another writer are read and
+ * decided again, together.
  */
 export function applyDeliveryEvent(deps: ApplyDeliveryEventDeps): ApplyDeliveryEvent {
   const batches = new GroupCommit<LetterEvent, TransitionResult | undefined>((items) => applyBatch(deps, items), {
