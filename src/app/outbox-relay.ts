@@ -129,7 +129,11 @@ export class OutboxRelay {
    */
   private async loop(): Promise<void> {
     const inFlight = new Set<Promise<void>>();
-    let finished: { readonly result: RoundResult; readonly failed: boolean }[] = [];
+    // What the rounds finished since the last drain did, summed: a running backlog keeps no list of rounds.
+    let taken = 0;
+    let released = 0;
+    let failed = false;
+    let troubled = false;
     while (!this.stopping) {
       if (inFlight.size >= MAX_ROUNDS_IN_FLIGHT) await Promise.race(inFlight);
       let claimed = 0;
@@ -140,9 +144,14 @@ export class OutboxRelay {
         markIssued();
       })
         .then(
-          (result) => void finished.push({ result, failed: false }),
+          (result) => {
+            taken += result.taken;
+            released += result.released;
+            if (result.taken === 0 && result.released > 0) troubled = true;
+          },
           (error: unknown) => {
-            finished.push({ result: { taken: 0, released: 0 }, failed: true });
+            failed = true;
+            troubled = true;
             this.deps.logger.warn('outbox round failed; will retry', { errorName: error instanceof Error ? error.name : 'unknown' });
           },
         )
@@ -152,19 +161,19 @@ export class OutboxRelay {
         });
       inFlight.add(round);
       await issued;
-      const goingWell = finished.every((f) => !f.failed && (f.result.taken > 0 || f.result.released === 0));
-      if (claimed > 0 && goingWell && !this.stopping) {
+      if (claimed > 0 && !troubled && !this.stopping) {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       await Promise.all(inFlight);
-      const taken = finished.reduce((n, f) => n + f.result.taken, 0);
-      const released = finished.reduce((n, f) => n + f.result.released, 0);
-      const failed = finished.some((f) => f.failed);
-      finished = [];
       this.fruitless = taken > 0 || (released === 0 && !failed) ? 0 : this.fruitless + 1;
+      const tookAny = taken > 0;
+      taken = 0;
+      released = 0;
+      failed = false;
+      troubled = false;
       if (this.stopping) break;
-      if (taken > 0 || this.nudged) {
+      if (tookAny || this.nudged) {
         this.nudged = false;
         await new Promise((resolve) => setImmediate(resolve));
       } else {
