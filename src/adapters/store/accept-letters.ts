@@ -18,15 +18,7 @@ type Duplicate = Extract<AcceptOutcome, { kind: 'duplicate' }>;
 
 /** The held letter with this `MessageHeader.id` (preferred) or this sender + `Bundle.identifier`. */
 export async function findDuplicate(db: SqlExecutor, letter: LetterIdentity): Promise<Duplicate | undefined> {
-  const { rows } = await db.query(
-    `SELECT tracking_id, content_hash FROM messages
-      WHERE message_header_id = $1 OR (sender = $2 AND bundle_identifier = $3)
-      ORDER BY (message_header_id = $1) DESC, created_at LIMIT 1`,
-    [letter.messageHeaderId, letter.sender, letter.bundleIdentifier],
-  );
-  if (rows[0] === undefined) return undefined;
-  const row = asRow(rows[0]);
-  return { kind: 'duplicate', trackingId: text(row, 'tracking_id') as TrackingId, sameContent: text(row, 'content_hash') === letter.contentHash };
+  return (await findDuplicates(db, [letter]))[0];
 }
 
 /**
@@ -102,7 +94,11 @@ function splitRepeats(letters: readonly NewLetter[]): { firsts: number[]; repeat
   return { firsts, repeats };
 }
 
-/** `findDuplicate` for many letters in one statement; undefined where nothing is held. */
+/**
+ * For each letter, in one statement, the held letter with its
+ * `MessageHeader.id`, else the oldest with its sender + `Bundle.identifier`;
+ * undefined where nothing is held.
+ */
 async function findDuplicates(db: SqlExecutor, letters: readonly LetterIdentity[]): Promise<(Duplicate | undefined)[]> {
   const withBundle = letters.filter((l) => l.bundleIdentifier !== null);
   const { rows } = await db.query(
