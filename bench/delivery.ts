@@ -19,12 +19,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import type { HistoryEntry, MessageStore } from '../src/app/ports.js';
 import type { TrackingId } from '../src/domain/ids.js';
 import { syntheticDocumentReferenceLetter, type Letter } from '../test/fixtures/letters.js';
 import { startTestCourier, stateCounts } from '../test/support/courier-harness.js';
-import { TEST_DATABASE_URL } from '../test/support/postgres.js';
+import { createOwnDatabase, type OwnDatabase } from '../test/support/postgres.js';
 import { PracticeSimulator } from '../test/support/practice-simulator.js';
 import { captureLogger, RabbitProbe, TEST_AMQP_URL } from '../test/support/rabbit.js';
 
@@ -203,21 +202,8 @@ async function deleteQueues(prefix: string): Promise<void> {
 }
 
 /** A database of the benchmark's own on the test server; `drop` removes it (and any connection left to it). */
-export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `courier_bench_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+export function createDatabase(): Promise<OwnDatabase> {
+  return createOwnDatabase('courier_bench');
 }
 
 export function formatResult(r: DeliveryBenchResult): string {

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnCourier, type CourierProcess } from '../support/courier-process.js';
+import { createOwnDatabase, type OwnDatabase } from '../support/postgres.js';
 import { OwnRabbitNode, RabbitProbe, randomPrefix, waitFor } from '../support/rabbit.js';
 import { SENTINEL_NHS_NUMBER, syntheticDocumentReferenceLetter } from '../fixtures/letters.js';
 import { countStates, courierLetters, statesOf, waitUntilSettled } from './support/courier-letters.js';
 import { FilingPractice } from './support/filing-practice.js';
 import { sendEachOnce, type LetterToSend } from './support/keep-alive-sender.js';
 import { checkLedger } from './support/ledger.js';
-import { createOwnDatabase, type OwnDatabase } from './support/own-database.js';
 import { reportFigures } from './support/report.js';
 import { RssSampler } from './support/rss-sampler.js';
 
@@ -82,7 +82,7 @@ describe(`faults 10: a backlog of ${LETTERS} letters, the practice side started 
   before(async function () {
     this.timeout(180_000);
     node = await OwnRabbitNode.start(`courierbacklog${process.pid}`, 5770);
-    database = await createOwnDatabase('backlog');
+    database = await createOwnDatabase('courier_faults_backlog');
     dir = await mkdtemp(join(tmpdir(), 'courier-backlog-'));
     const configPath = join(dir, 'courier.json');
     await writeFile(configPath, JSON.stringify({ practices: PRACTICES.map((ods) => ({ ods, name: ods })), delivery: { infrastructureAckTimeout: 'PT6H' } }));

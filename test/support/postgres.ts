@@ -17,3 +17,33 @@ export async function dropSchema(schema: string): Promise<void> {
     await client.end();
   }
 }
+
+export interface OwnDatabase {
+  /** A connection URL for Courier's `COURIER_DATABASE_URL`. */
+  readonly url: string;
+  /** Drops the database, closing whatever is still connected to it. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A whole database of the caller's own on the test server (named
+ * `<prefix>_<random>`), for a Courier child process holding tens of
+ * thousands of letters (fault scenarios, benchmarks): dropping it afterwards
+ * is one statement however much it holds.
+ */
+export async function createOwnDatabase(prefix: string): Promise<OwnDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = async (sql: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
