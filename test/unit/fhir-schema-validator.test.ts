@@ -135,6 +135,58 @@ describe('FHIR R4 schema validation', function () {
     expect(schema.validate(letter)).to.deep.equal([{ severity: 'error', code: 'too-long', diagnostics: 'A value is too long to check against the HL7 R4 schema', expression: ['Bundle'] }]);
   });
 
+  it('keeps the full path of an error inside a contained resource', () => {
+    const letter = syntheticDocumentReferenceLetter();
+    letter.entry[1].resource.contained = [{ resourceType: 'Practitioner', id: 'author', name: [{ family: 'EXAMPLE' }] }, { resourceType: 'Observation', status: 'guessed', code: { text: 'Heart rate' } }];
+    expect(schema.validate(letter)[0]).to.deep.include({ code: 'value', expression: ['Bundle.entry[1].resource.contained[1].status'] });
+    letter.entry[1].resource.contained[1].status = 'final';
+    expect(schema.validate(letter)).to.deep.equal([]);
+  });
+
+  it('keeps the full path of an error inside a document Bundle carried as an entry, and inside its contained resources', () => {
+    const letter = officialDischargeLetter();
+    const document = letter.entry[1].resource;
+    const patientAt = document.entry.findIndex((e: Letter) => e.resource.resourceType === 'Patient');
+    document.entry[patientAt].resource.gender = 'unknown-to-fhir';
+    expect(schema.validate(letter)[0]).to.deep.include({ code: 'value', expression: [`Bundle.entry[1].resource.entry[${patientAt}].resource.gender`] });
+    document.entry[patientAt].resource.gender = 'male';
+    document.entry[0].resource.contained = [{ resourceType: 'Organization', name: 'Synthetic', telecom: 'not-an-array' }];
+    expect(schema.validate(letter)[0]).to.deep.include({ code: 'structure', expression: ['Bundle.entry[1].resource.entry[0].resource.contained[0].telecom'] });
+    document.entry[0].resource.contained[0].telecom = [{ system: 'phone', value: '0113 496 0000' }];
+    expect(schema.validate(letter)).to.deep.equal([]);
+  });
+
+  it('validates resource types beyond those compiled at start-up, on first use', () => {
+    const observation = { resourceType: 'Observation', status: 'final', code: { text: 'Heart rate' }, valueQuantity: { value: 60, unit: 'beats/minute' } };
+    expect(schema.validate(collection(observation))).to.deep.equal([]);
+    expect(schema.validate(collection({ ...observation, valueQuantity: { value: 'sixty' } }))[0]).to.deep.include({ code: 'structure', expression: ['Bundle.entry[0].resource.valueQuantity.value'] });
+    const valueSet = officialExample('ValueSet-example-extensional.json');
+    expect(schema.validate(collection(valueSet))).to.deep.equal([]);
+    valueSet.compose.include[0].concept[0].codeSystem = 'http://loinc.org';
+    expect(schema.validate(collection(valueSet))[0]).to.deep.include({ diagnostics: "Unknown element 'codeSystem': not an element of this FHIR R4 type", expression: ['Bundle.entry[0].resource.compose.include[0].concept[0].codeSystem'] });
+  });
+
+  it('refuses an entry whose resourceType is missing, unknown or not a resource', () => {
+    const expected = { severity: 'error', code: 'structure', diagnostics: 'resourceType is missing or not a FHIR R4 resource type', expression: ['Bundle.entry[0].resource.resourceType'] };
+    for (const resource of [{ resourceType: 'Letter' }, { resourceType: 'HumanName', family: 'EXAMPLE' }, { resourceType: 'constructor' }, { id: 'x' }, 'Patient', null, []]) {
+      expect(schema.validate(collection(resource)), JSON.stringify(resource)).to.deep.equal([expected]);
+    }
+    const letter = syntheticDocumentReferenceLetter();
+    letter.entry[1].resource.contained = [{ resourceType: 'Pateint' }];
+    expect(schema.validate(letter)[0]?.expression).to.deep.equal(['Bundle.entry[1].resource.contained[0].resourceType']);
+  });
+
+  it('keeps the elements named description while the schema loses its description texts', () => {
+    const letter = syntheticDocumentReferenceLetter();
+    expect(letter.entry[1].resource.description).to.be.a('string');
+    expect(schema.validate(letter)).to.deep.equal([]);
+    letter.entry[1].resource.description = 42;
+    expect(schema.validate(letter)[0]).to.deep.include({ diagnostics: 'Wrong JSON type: must be string', expression: ['Bundle.entry[1].resource.description'] });
+    letter.entry[1].resource.description = 'Synthetic letter';
+    letter.entry[1].resource.summary = 'Synthetic letter';
+    expect(schema.validate(letter)[0]).to.deep.include({ diagnostics: "Unknown element 'summary': not an element of this FHIR R4 type", expression: ['Bundle.entry[1].resource.summary'] });
+  });
+
   it('validates a letter with a 3.7 MB PDF', () => {
     const letter = syntheticDocumentReferenceLetter();
     letter.entry[1].resource.content[0].attachment.data = Buffer.alloc(3_700_000, 0x25).toString('base64');
