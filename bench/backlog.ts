@@ -6,19 +6,24 @@
  *     queue while a second connection consumes and acks them; msgs/s from the
  *     first publish to the last message consumed — the most the broker moves
  *     one way here;
- *  2. per store (PGlite in a temp dir; PostgreSQL in a database of its own,
+ *  2. the protocol floor (bench/protocol-floor.ts): plain amqplib doing per
+ *     letter exactly the broker work DESIGN §3–§4 require (the letter, two
+ *     acks, four confirmed status events) with Courier's window and prefetch
+ *     and no Courier — the most any implementation of the contract gets
+ *     here; Courier's letters/s ÷ the floor's is the share it keeps;
+ *  3. per store (PGlite in a temp dir; PostgreSQL in a database of its own,
  *     dropped after), Courier as a child process (`npm start`'s way) with the
  *     default practice directory and a simulated practice system (in this
  *     process) answering 20013 then 30001: BENCH_SENDERS closed-loop clients
  *     POST N letters, measured until every letter is `filed` (polling each
  *     practice's reconciliation API every POLL_MS once the practices have them all);
- *  3. per store, an open loop on a fresh Courier: BENCH_RATE letters/s for
+ *  4. per store, an open loop on a fresh Courier: BENCH_RATE letters/s for
  *     BENCH_SECONDS, each sent at its scheduled time whether or not earlier
  *     ones were answered, latency counted from that time (no coordinated
  *     omission); a request unanswered OPEN_LOOP_TIMEOUT_MS after its time fails.
  * Environment: BENCH_LETTERS (N, default 53000), BENCH_SENDERS (8),
  * BENCH_ENGINES (`pglite,postgres`), BENCH_RATE (500), BENCH_SECONDS (60),
- * BENCH_SKIP (any of `raw,backlog,openloop`), BENCH_COURIER_NODE_ARGS
+ * BENCH_SKIP (any of `raw,floor,backlog,openloop`), BENCH_COURIER_NODE_ARGS
  * (node options for the Courier child only, space-separated, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it), BENCH_DEBUG (print
  * Courier's outbox depth and open letters when the last 202 came: which
@@ -41,6 +46,7 @@ import { TEST_DATABASE_URL } from '../test/support/postgres.js';
 import { PracticeSimulator } from '../test/support/practice-simulator.js';
 import { randomPrefix, TEST_AMQP_URL } from '../test/support/rabbit.js';
 import { createDatabase, paddedLetter, type Engine } from './delivery.js';
+import { protocolFloor } from './protocol-floor.js';
 import { markdownTable, percentiles, writeResults, type BacklogResult, type BenchReport, type OpenLoopResult, type ProcessFigures, type RawResult } from './results.js';
 
 /** The practices of config/practices.json, the directory the child Courier loads by default. */
@@ -55,7 +61,7 @@ const OPEN_LOOP_TIMEOUT_MS = 30_000;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const quiet = createLogger({ level: 'error', silent: true });
 
-type Phase = 'raw' | 'backlog' | 'openloop';
+type Phase = 'raw' | 'floor' | 'backlog' | 'openloop';
 export interface BacklogOptions {
   readonly letters: number;
   readonly senders: number;
@@ -82,7 +88,7 @@ export function backlogOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Bac
     engines: list('BENCH_ENGINES', 'pglite,postgres', ['pglite', 'postgres']) as Engine[],
     rate: positive('BENCH_RATE', 500),
     seconds: positive('BENCH_SECONDS', 60),
-    skip: new Set(list('BENCH_SKIP', '', ['raw', 'backlog', 'openloop']) as Phase[]),
+    skip: new Set(list('BENCH_SKIP', '', ['raw', 'floor', 'backlog', 'openloop']) as Phase[]),
   };
 }
 
@@ -248,7 +254,7 @@ function post(agent: Agent, baseUrl: string, body: Buffer, timeoutMs = 600_000):
 
 const letters = (n: number) => Array.from({ length: n }, (_, i) => paddedLetter(PRACTICES[i % PRACTICES.length] ?? 'A81001', LETTER_BYTES));
 
-async function closedLoop(courier: RunningCourier, engine: Engine, options: BacklogOptions, rawPerSecond: number | undefined): Promise<BacklogResult> {
+async function closedLoop(courier: RunningCourier, engine: Engine, options: BacklogOptions, rawPerSecond: number | undefined, floorPerSecond: number | undefined): Promise<BacklogResult> {
   const bodies = letters(options.letters);
   const agent = new Agent({ keepAlive: true, maxSockets: options.senders });
   const accepted: { location: string; at: number }[] = [];
@@ -288,6 +294,7 @@ async function closedLoop(courier: RunningCourier, engine: Engine, options: Back
     seconds,
     lettersPerSecond,
     ratioToRaw: rawPerSecond === undefined ? null : lettersPerSecond / rawPerSecond,
+    ratioToFloor: floorPerSecond === undefined ? null : lettersPerSecond / floorPerSecond,
     ingestPerSecond: options.letters / ((lastAnswerAt - firstPostAt) / 1000),
     ingestMs: percentiles(ingestMs),
     toFiledMs: percentiles(await toFiled(courier.baseUrl, sample)),
@@ -382,12 +389,15 @@ export async function runBacklogBenchmarks(): Promise<BenchReport> {
   const letterBytes = paddedLetter('A81001', LETTER_BYTES).length;
   const raw = options.skip.has('raw') ? null : await rawBaseline(options.letters, paddedLetter('A81001', LETTER_BYTES));
   if (raw !== null) console.log(`raw broker: ${raw.perSecond.toFixed(0)} msgs/s (${raw.messages} messages of ${raw.messageBytes} bytes, ${raw.seconds.toFixed(1)} s)`);
+  const floor = options.skip.has('floor') ? null : await protocolFloor({ letters: options.letters, letterBytes: LETTER_BYTES, practices: PRACTICES, rawPerSecond: raw?.perSecond });
+  if (floor !== null) console.log(`protocol floor: ${floor.lettersPerSecond.toFixed(0)} letters/s${floor.ratioToRaw === null ? '' : ` (${floor.ratioToRaw.toFixed(3)} × raw)`} (${floor.letters} letters of ${floor.letterBytes} bytes, ${floor.seconds.toFixed(1)} s)`);
   const backlog: BacklogResult[] = [];
   const openLoopResults: OpenLoopResult[] = [];
   for (const engine of options.engines) {
     if (!options.skip.has('backlog')) {
-      backlog.push(await withCourier(engine, (c) => closedLoop(c, engine, options, raw?.perSecond)));
-      console.log(`backlog ${engine}: ${backlog.at(-1)?.lettersPerSecond.toFixed(1)} letters/s`);
+      backlog.push(await withCourier(engine, (c) => closedLoop(c, engine, options, raw?.perSecond, floor?.lettersPerSecond)));
+      const ratio = backlog.at(-1)?.ratioToFloor;
+      console.log(`backlog ${engine}: ${backlog.at(-1)?.lettersPerSecond.toFixed(1)} letters/s${ratio === undefined || ratio === null ? '' : ` (${ratio.toFixed(3)} × floor)`}`);
     }
     if (!options.skip.has('openloop')) {
       openLoopResults.push(await withCourier(engine, (c) => openLoop(c, engine, options)));
@@ -395,7 +405,7 @@ export async function runBacklogBenchmarks(): Promise<BenchReport> {
     }
   }
   const command = `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v}`).sort().join(' ')} npm run bench`.trim();
-  const report: BenchReport = { date, command, machine, letterBytes, durationSeconds: (performance.now() - started) / 1000, raw, backlog, openLoop: openLoopResults };
+  const report: BenchReport = { date, command, machine, letterBytes, durationSeconds: (performance.now() - started) / 1000, raw, floor, backlog, openLoop: openLoopResults };
   const path = await writeResults(report);
   console.log(`\n${markdownTable(report)}\n\n\`${command}\` (${report.durationSeconds.toFixed(0)} s); written to ${path}`);
   return report;

@@ -22,6 +22,28 @@ export interface RawResult {
   readonly perSecond: number;
 }
 
+/**
+ * Plain amqplib doing per letter the broker work DESIGN §3–§4 require (letter,
+ * two acks, four confirmed status events) without Courier (bench/protocol-floor.ts):
+ * the ceiling any implementation of the message contract reaches here.
+ */
+export interface FloorResult {
+  readonly letters: number;
+  readonly letterBytes: number;
+  readonly practices: number;
+  /** Unconfirmed publishes allowed on the Courier side's one confirm channel (Courier's `amqp.maxInFlight`). */
+  readonly maxInFlight: number;
+  /** Prefetch of the Courier side's inbound consumer (Courier's `amqp.prefetch`). */
+  readonly prefetch: number;
+  /** Prefetch of each practice queue's consumer (the practice simulator's). */
+  readonly practicePrefetch: number;
+  readonly seconds: number;
+  /** Letters per second from the first publish until the last `filed` event was confirmed. */
+  readonly lettersPerSecond: number;
+  /** lettersPerSecond ÷ the raw broker baseline's msgs/s (null when raw was skipped). */
+  readonly ratioToRaw: number | null;
+}
+
 /** Courier's own process over the measured span (first POST to all filed, or the offered period). */
 export interface ProcessFigures {
   /** VmHWM at the end of the run (includes start-up, e.g. the schema compile). */
@@ -40,6 +62,8 @@ export interface BacklogResult {
   readonly lettersPerSecond: number;
   /** lettersPerSecond ÷ the raw broker baseline's msgs/s (null when raw was skipped). */
   readonly ratioToRaw: number | null;
+  /** lettersPerSecond ÷ the protocol floor's letters/s (absent in results written before the floor existed; null when it was skipped). */
+  readonly ratioToFloor?: number | null;
   /** 202 answers per second over the sending phase. */
   readonly ingestPerSecond: number;
   readonly ingestMs: Percentiles;
@@ -71,6 +95,8 @@ export interface BenchReport {
   readonly letterBytes: number;
   readonly durationSeconds: number;
   readonly raw: RawResult | null;
+  /** Absent in results written before the floor existed; null when it was skipped. */
+  readonly floor?: FloorResult | null;
   readonly backlog: readonly BacklogResult[];
   readonly openLoop: readonly OpenLoopResult[];
 }
@@ -81,7 +107,7 @@ export function percentiles(values: readonly number[]): Percentiles {
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted.at(-1) ?? Number.NaN };
 }
 
-/** Writes the report to bench/results/<YYYY-MM-DD>.json (a later run the same day replaces it); returns the path. */
+/** Writes the report to bench/results/<YYYY-MM-DD>.json, or <YYYY-MM-DD>.N.json when that day already has one; returns the path. */
 export async function writeResults(report: BenchReport): Promise<string> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -102,7 +128,11 @@ const ms = (n: number) => (Number.isNaN(n) ? '–' : n >= 10_000 ? `${(n / 1000)
 const rate = (n: number) => n.toFixed(n < 100 ? 1 : 0);
 const proc = (p: ProcessFigures) => `${p.peakRssMiB.toFixed(0)} MiB | ${p.cpuPercent.toFixed(0)} % (driver ${p.driverCpuPercent.toFixed(0)} %)`;
 
-/** The report as markdown: a machine line, the closed-loop table (with the raw baseline), the open-loop table. */
+/**
+ * The report as markdown: a machine line, the closed-loop table (with the raw
+ * baseline and the protocol floor) and, when both Courier rows and the floor
+ * are there, a line with Courier's × floor; then the open-loop table.
+ */
 export function markdownTable(report: BenchReport): string {
   const m = report.machine;
   const lines = [
@@ -113,6 +143,11 @@ export function markdownTable(report: BenchReport): string {
   ];
   const raw = report.raw;
   if (raw !== null) lines.push(`| raw broker: ${raw.messages} msgs, confirms (window ${raw.window}) + acked consume, quorum queue | ${rate(raw.perSecond)} | 1 | – | – | – | – |`);
+  const floor = report.floor ?? null;
+  if (floor !== null) {
+    const ratio = floor.ratioToRaw === null ? '–' : floor.ratioToRaw.toFixed(3);
+    lines.push(`| protocol floor: ${floor.letters} letters, plain amqplib, letter + 2 acks + 4 confirmed events each (window ${floor.maxInFlight}, prefetch ${floor.prefetch}) | ${rate(floor.lettersPerSecond)} | ${ratio} | – | – | – | – |`);
+  }
   for (const b of report.backlog) {
     const ratio = b.ratioToRaw === null ? '–' : b.ratioToRaw.toFixed(3);
     const sample = b.toFiledSample < b.letters ? ` (${b.toFiledSample} sampled)` : '';
@@ -120,6 +155,8 @@ export function markdownTable(report: BenchReport): string {
       `| Courier ${b.engine}: ${b.letters} letters, ${b.senders} senders | ${rate(b.lettersPerSecond)} | ${ratio} | ${ms(b.ingestMs.p50)} / ${ms(b.ingestMs.p99)} | ${ms(b.toFiledMs.p50)} / ${ms(b.toFiledMs.p99)}${sample} | ${proc(b.process)} |`,
     );
   }
+  const toFloor = report.backlog.flatMap((b) => (b.ratioToFloor === undefined || b.ratioToFloor === null ? [] : [`${b.engine} ${b.ratioToFloor.toFixed(3)}`]));
+  if (toFloor.length > 0) lines.push('', `× protocol floor (Courier's letters/s ÷ the floor's): ${toFloor.join(', ')}.`);
   if (report.openLoop.length > 0) {
     lines.push('', '| open loop | offered | answered 202 | failed | max send lag | ingest p50 / p99 / p99.9 (from scheduled send) | Courier peak RSS | Courier CPU |', '|---|---:|---:|---|---:|---|---:|---:|');
     for (const o of report.openLoop) {

@@ -4,12 +4,15 @@
  *     50-entry letter (a DocumentReference letter padded with 46 Observations);
  *  2. ingest latency: sequential POSTs to a real Courier (PGlite in a temp
  *     dir, local RabbitMQ), p50/p99 and letters/s;
- *  3. the backlog benchmark (bench/backlog.ts): the raw broker baseline, then
+ *  3. the backlog benchmark (bench/backlog.ts): the raw broker baseline, the
+ *     protocol floor (bench/protocol-floor.ts: DESIGN's per-letter broker work
+ *     in plain amqplib, no Courier — the ceiling for any implementation), then
  *     Courier as a child process taking BENCH_LETTERS (default 53,000) 8 KiB
  *     letters to `filed` through simulated practices, and an open loop at
  *     BENCH_RATE letters/s, on PGlite and PostgreSQL; writes
  *     bench/results/<date>.json and prints the table the README shows. See
- *     that file for its knobs (BENCH_SKIP=raw,backlog,openloop skips phases).
+ *     that file for its knobs (BENCH_SKIP=raw,floor,backlog,openloop skips
+ *     phases).
  * bench/delivery.ts (the same delivery run with Courier in this process, step
  * medians included) runs on its own: `npx tsx bench/delivery.ts`.
  */
