@@ -57,6 +57,19 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     };
     const all = async (filter: Partial<MessageFilter> = {}, now = new Date()) => (await store.list({ limit: 500, ...filter }, now)).items;
 
+    it('keeps a large letter body uncompressed, out of line: no pglz attempt on every insert', async () => {
+      const body = new Uint8Array(Buffer.from('A'.repeat(16_384))); // pglz would shrink this 100-fold
+      const letter = newLetter({ body });
+      await accepted(letter);
+      const { rows } = await sql.query(
+        `SELECT a.attstorage, pg_column_size(m.body) AS stored FROM messages m, pg_attribute a
+          WHERE a.attrelid = 'messages'::regclass AND a.attname = 'body' AND m.tracking_id = $1`,
+        [letter.trackingId],
+      );
+      expect(rows).to.deep.equal([{ attstorage: 'e', stored: 16_384 }]);
+      expect(Buffer.from((await store.body(letter.trackingId)) ?? []).equals(Buffer.from(body))).to.equal(true);
+    });
+
     it('takes a letter into custody: record, exact bytes, first history entry, outbox rows', async () => {
       const body = new Uint8Array(Array.from({ length: 512 }, (_, i) => i % 256));
       const letter = newLetter({ body, acceptedAt: new Date('2026-03-01T10:00:00.123Z') });
@@ -113,7 +126,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     it('stores a group-committed letter exactly as a lone one: record, bytes, history, outbox rows in order', async () => {
       const acceptedAt = new Date('2026-03-01T10:00:00.123Z');
       const letters = Array.from({ length: 6 }, (_, i) =>
-        newLetter({ acceptedAt, body: new Uint8Array([i, 0, 255, 10, 13]), destination: (i % 2 === 0 ? 'A81001' : 'A81002') as OdsCode, replyTo: i === 3 ? 'https://trust.example/fhir' : null, bundleIdentifier: i === 4 ? null : `urn:x|${i}` }),
+        newLetter({ acceptedAt, body: new Uint8Array([i, 0, 255, 10, 13, ...new Array<number>(i * 900).fill(i)]), /* lengths differ, some past TOAST's ~2 KB */ destination: (i % 2 === 0 ? 'A81001' : 'A81002') as OdsCode, replyTo: i === 3 ? 'https://trust.example/fhir' : null, bundleIdentifier: i === 4 ? null : `urn:x|${i}` }),
       );
       const { batch } = await acceptAsBatch(newLetter({ destination: 'B82005' as OdsCode }), letters);
       for (const [i, letter] of letters.entries()) {
@@ -137,7 +150,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           replyTo: letter.replyTo,
         });
         expect(await store.get(letter.trackingId)).to.deep.equal(outcome.record);
-        expect([...((await store.body(letter.trackingId)) ?? [])]).to.deep.equal([i, 0, 255, 10, 13]);
+        expect(Buffer.from((await store.body(letter.trackingId)) ?? []).equals(Buffer.from(letter.body)), `letter ${i}'s bytes`).to.equal(true);
         expect(await store.history(letter.trackingId)).to.deep.equal([{ at: acceptedAt, from: null, to: 'received', cause: 'accepted' }]);
       }
       const rows = (await store.outboxRows()).filter((r) => letters.some((l) => l.trackingId === r.trackingId));

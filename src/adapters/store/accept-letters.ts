@@ -139,8 +139,14 @@ function receivedEvent(letter: NewLetter): ReturnType<typeof statusEvent>['body'
  */
 async function insertLetters(db: SqlExecutor, letters: readonly NewLetter[]): Promise<AcceptOutcome[]> {
   if (letters.length === 0) return [];
+  // The bodies travel as one binary bytea parameter sliced by offset: a bytea[] parameter goes as a text array
+  // literal, hex-encoded by the driver and decoded by array_in/hex_decode (measured: ~6 % of the backend's CPU
+  // for 8 KiB letters, and twice the bytes on the wire).
+  let offset = 1; // SQL substring counts from 1
   const input = letters.map((l, i) => ({
     ord: i + 1,
+    body_start: (offset += l.body.byteLength) - l.body.byteLength,
+    body_length: l.body.byteLength,
     tracking_id: l.trackingId,
     message_header_id: l.messageHeaderId,
     sender: l.sender,
@@ -156,10 +162,10 @@ async function insertLetters(db: SqlExecutor, letters: readonly NewLetter[]): Pr
   }));
   const { rows } = await db.query(
     `WITH input AS (
-       SELECT i.*, b.body FROM jsonb_to_recordset($1::jsonb) AS i(ord int, tracking_id uuid, message_header_id text, sender text,
-              bundle_identifier text, content_hash text, event_code text, destination text, accepted_at timestamptz,
-              deadline_at timestamptz, reply_to text, dispatch jsonb, event jsonb)
-         JOIN unnest($2::bytea[]) WITH ORDINALITY AS b(body, ord) ON b.ord = i.ord),
+       SELECT i.*, substring($2::bytea FROM i.body_start FOR i.body_length) AS body
+         FROM jsonb_to_recordset($1::jsonb) AS i(ord int, body_start int, body_length int, tracking_id uuid, message_header_id text,
+              sender text, bundle_identifier text, content_hash text, event_code text, destination text, accepted_at timestamptz,
+              deadline_at timestamptz, reply_to text, dispatch jsonb, event jsonb)),
      counts AS (SELECT destination, count(*)::bigint AS n FROM input GROUP BY destination),
      counters AS (
        INSERT INTO practice_sequences AS p (ods, last_sequence) SELECT destination, n FROM counts ORDER BY destination
@@ -184,7 +190,7 @@ async function insertLetters(db: SqlExecutor, letters: readonly NewLetter[]): Pr
          FROM numbered n CROSS JOIN LATERAL (VALUES (1, 'dispatch', n.dispatch), (2, 'event', n.event)) AS w (k, kind, payload)
         ORDER BY n.ord, w.k)
      SELECT * FROM letters`,
-    [JSON.stringify(input), letters.map((l) => l.body)],
+    [JSON.stringify(input), Buffer.concat(letters.map((l) => l.body))],
   );
   const byId = new Map(rows.map((row) => [text(asRow(row), 'tracking_id'), row]));
   return letters.map((l) => {
