@@ -48,8 +48,12 @@ export interface RunningCourier {
 }
 
 const systemClock: Clock = { now: () => new Date() };
-/** How often Courier vacuums its own tables where no autovacuum runs (src/adapters/store/vacuum.ts). */
-const OWN_VACUUM_INTERVAL_MS = 30_000;
+/**
+ * How often Courier checks its own tables for upkeep where no autovacuum runs
+ * (src/adapters/store/vacuum.ts): a read of the statistics views; the work
+ * itself follows autovacuum's thresholds.
+ */
+const OWN_VACUUM_INTERVAL_MS = 5_000;
 
 /**
  * The composition root: builds every concrete adapter from the frozen config
@@ -64,12 +68,12 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     if (await store.needsOwnVacuum()) {
       const vacuum = new PollingLoop(
         async () => {
-          await store.vacuum();
+          await store.upkeep();
           return 0;
         },
         { batchSize: 1, intervalMs: OWN_VACUUM_INTERVAL_MS, logger: logger.child({ component: 'store' }), what: 'vacuum' },
       );
-      logger.info('no autovacuum runs for this database; Courier vacuums and analyzes its busiest tables itself', { durationMs: OWN_VACUUM_INTERVAL_MS });
+      logger.info('no autovacuum runs for this database; Courier vacuums and analyzes its busiest tables itself, at autovacuum\'s thresholds', { durationMs: OWN_VACUUM_INTERVAL_MS });
       vacuum.start();
       closeables.push({ name: 'vacuum', close: () => vacuum.stop() });
     }

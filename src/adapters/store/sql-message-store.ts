@@ -8,7 +8,7 @@ import { SqlNotificationStore } from './sql-notification-store.js';
 import { SqlPracticeStore } from './sql-practice-store.js';
 import { outboxRows, type OutboxRow } from './outbox.js';
 import { acceptBatch, findDuplicate } from './accept-letters.js';
-import { autovacuumRuns, vacuumChurningTables } from './vacuum.js';
+import { autovacuumRuns, upkeepChurningTables } from './vacuum.js';
 import { GroupCommit } from '../../platform/group-commit.js';
 import { MESSAGE_COLUMNS, asRow, bytes, int, text, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
 import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
@@ -151,9 +151,14 @@ export class SqlMessageStore implements MessageStore {
     return !(await autovacuumRuns(this.db));
   }
 
-  /** VACUUM (ANALYZE) of the tables that churn with every letter. */
-  vacuum(): Promise<void> {
-    return vacuumChurningTables(this.db);
+  /** VACUUM (ANALYZE) of every table that churns with every letter. */
+  async vacuum(): Promise<void> {
+    await upkeepChurningTables(this.db, true);
+  }
+
+  /** VACUUM (ANALYZE) or ANALYZE of the churning tables that autovacuum would work on now; how many it did. */
+  upkeep(): Promise<number> {
+    return upkeepChurningTables(this.db);
   }
 
   async ping(): Promise<void> {
