@@ -70,7 +70,7 @@ export async function churningTableActivity(db: SqlExecutor): Promise<TableActiv
  */
 export async function upkeepChurningTables(db: SqlExecutor, everything = false): Promise<number> {
   const due = everything
-    ? CHURNING_TABLES.map((table) => ({ table, upkeep: 'vacuum' as Upkeep }))
+    ? CHURNING_TABLES.map((table) => ({ table, upkeep: 'vacuum' }))
     : (await churningTableActivity(db)).map((activity) => ({ table: activity.table, upkeep: tableUpkeep(activity) }));
   let worked = 0;
   for (const { table, upkeep } of due) {
