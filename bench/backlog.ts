@@ -358,7 +358,8 @@ async function openLoop(courier: RunningCourier, engine: Engine, options: Backlo
     pending.push(
       post(agent, courier.baseUrl, body, due + OPEN_LOOP_TIMEOUT_MS - performance.now()).then(
         (answer) => (answer.status === 202 ? void latencies.push(performance.now() - due) : void fail(String(answer.status))),
-        (error: unknown) => void fail((error as { code?: unknown }).code === 'timeout' ? 'timeout' : 'error'),
+        // Named by the error's code (timeout, ECONNRESET, …) so a failure can be traced; 'error' when it has none.
+        (error: unknown) => void fail(typeof (error as { code?: unknown }).code === 'string' ? String((error as { code: string }).code) : 'error'),
       ),
     );
   }
