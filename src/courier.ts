@@ -311,6 +311,10 @@ async function startHttp(
   const server: Server = createServer(app);
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
+  // Idle keep-alive connections stay 65 s, past the usual client and load-balancer idle timeouts (60 s), so the
+  // sender closes first. Node's 5 s default closed them as senders reused them: ECONNRESET (17-31 in 30,000
+  // requests of the benchmark's open loop). Shutdown closes idle connections at once regardless.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, () => resolve());
