@@ -129,10 +129,15 @@ async function acceptLetters(db: SqlExecutor, letters: readonly NewLetter[]): Pr
   // The bodies travel as one binary bytea parameter sliced by offset: a bytea[] parameter goes as a text array
   // literal, hex-encoded by the driver and decoded by array_in/hex_decode (measured: ~6 % of the backend's CPU
   // for 8 KiB letters, and twice the bytes on the wire).
-  let offset = 1; // SQL substring counts from 1
+  let next = 1; // SQL substring counts from 1
+  const starts = letters.map((l) => {
+    const start = next;
+    next += l.body.byteLength;
+    return start;
+  });
   const input = letters.map((l, i) => ({
     ord: i + 1,
-    body_start: (offset += l.body.byteLength) - l.body.byteLength,
+    body_start: starts[i],
     body_length: l.body.byteLength,
     tracking_id: l.trackingId,
     message_header_id: l.messageHeaderId,
@@ -178,15 +183,16 @@ async function acceptLetters(db: SqlExecutor, letters: readonly NewLetter[]): Pr
        SELECT n.tracking_id, w.kind, w.payload, n.accepted_at, n.accepted_at
          FROM numbered n CROSS JOIN LATERAL (VALUES (1, 'dispatch', n.dispatch), (2, 'event', n.event)) AS w (k, kind, payload)
         ORDER BY n.ord, w.k)
-     SELECT i.ord, h.tracking_id AS held_tracking_id, h.content_hash AS held_content_hash, i.content_hash AS new_content_hash, l.*
+     SELECT i.ord, h.tracking_id AS held_tracking_id, h.content_hash AS held_content_hash, l.*
        FROM input i LEFT JOIN held h ON h.ord = i.ord LEFT JOIN letters l ON l.tracking_id = i.tracking_id AND h.ord IS NULL
       ORDER BY i.ord`,
     [JSON.stringify(input), Buffer.concat(letters.map((l) => l.body))],
   );
   if (rows.length !== letters.length) throw new Error('the accept statement did not answer every letter');
-  return rows.map(asRow).map((row): AcceptOutcome => {
+  // Rows come in `ord` order: row n answers letters[n].
+  return rows.map(asRow).map((row, n): AcceptOutcome => {
     const heldId = nullableText(row, 'held_tracking_id');
     if (heldId === null) return { kind: 'accepted', record: toMessageRecord(row) };
-    return { kind: 'duplicate', trackingId: heldId as TrackingId, sameContent: text(row, 'held_content_hash') === text(row, 'new_content_hash') };
+    return { kind: 'duplicate', trackingId: heldId as TrackingId, sameContent: text(row, 'held_content_hash') === letters[n]?.contentHash };
   });
 }
