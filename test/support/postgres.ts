@@ -8,14 +8,19 @@ export function randomSchema(): string {
   return `courier_test_${randomBytes(6).toString('hex')}`;
 }
 
-export async function dropSchema(schema: string): Promise<void> {
+/** One statement on the test server's `test` database, on a connection of its own. */
+async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.query(sql);
   } finally {
     await client.end();
   }
+}
+
+export function dropSchema(schema: string): Promise<void> {
+  return adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
 
 export interface OwnDatabase {
@@ -33,17 +38,8 @@ export interface OwnDatabase {
  */
 export async function createOwnDatabase(prefix: string): Promise<OwnDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
+  await adminQuery(`CREATE DATABASE ${name}`);
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
