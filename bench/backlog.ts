@@ -31,7 +31,7 @@
  * dir and child process it makes is removed again, also when a run fails.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -214,22 +214,54 @@ function keepTail(child: ChildProcess): { tail(): string; problems(): number } {
 }
 
 function meter(pid: number): () => ProcessFigures {
-  const ticks = () => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state): utime is 14, stime 15
-    return Number(fields[11]) + Number(fields[12]);
-  };
-  const [startTicks, startWall, startDriver] = [ticks(), performance.now(), process.cpuUsage()];
+  const [startTicks, startServers, startWall, startDriver] = [processTicks(pid), serverTicks(), performance.now(), process.cpuUsage()];
   return () => {
     const seconds = (performance.now() - startWall) / 1000;
+    const percent = (ticks: number) => (ticks / CLOCK_TICKS / seconds) * 100;
     const driver = process.cpuUsage(startDriver);
+    const servers = serverTicks();
     const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return {
       peakRssMiB: Number(hwm?.[1] ?? Number.NaN) / 1024,
-      cpuPercent: ((ticks() - startTicks) / CLOCK_TICKS / seconds) * 100,
+      cpuPercent: percent(processTicks(pid) - startTicks),
       driverCpuPercent: ((driver.user + driver.system) / 1e6 / seconds) * 100,
+      rabbitmqCpuPercent: percent(servers.rabbitmq - startServers.rabbitmq),
+      postgresCpuPercent: percent(servers.postgres - startServers.postgres),
     };
   };
+}
+
+/** utime + stime of one process, in clock ticks (0 once it is gone). */
+function processTicks(pid: number | string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state): utime is 14, stime 15
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU ticks of the broker (`beam.smp`) and the database server (`postgres`)
+ * processes alive now. A backend that exits between two readings takes its
+ * ticks with it, so the PostgreSQL figure is a lower bound (Courier's pooled
+ * backends live through the run).
+ */
+function serverTicks(): { rabbitmq: number; postgres: number } {
+  const sums = { rabbitmq: 0, postgres: 0 };
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let name: string;
+    try {
+      name = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+    } catch {
+      continue; // exited while listing
+    }
+    if (name === 'beam.smp') sums.rabbitmq += processTicks(entry);
+    else if (name === 'postgres') sums.postgres += processTicks(entry);
+  }
+  return sums;
 }
 
 interface Answer {

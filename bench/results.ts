@@ -52,6 +52,14 @@ export interface ProcessFigures {
   readonly cpuPercent: number;
   /** The benchmark's own process (senders, simulated practices) over the same span, same unit. */
   readonly driverCpuPercent: number;
+  /**
+   * The broker's and the database server's processes (every `beam.smp`, every
+   * `postgres`) over the same span, same unit; absent in results written
+   * before they were measured. Backends that exit during the span are missed,
+   * Courier's pooled ones are not.
+   */
+  readonly rabbitmqCpuPercent?: number;
+  readonly postgresCpuPercent?: number;
 }
 
 export interface BacklogResult {
@@ -129,6 +137,20 @@ const rate = (n: number) => n.toFixed(n < 100 ? 1 : 0);
 const proc = (p: ProcessFigures) => `${p.peakRssMiB.toFixed(0)} MiB | ${p.cpuPercent.toFixed(0)} % (driver ${p.driverCpuPercent.toFixed(0)} %)`;
 
 /**
+ * Where each letter's CPU went: every process's CPU over the run divided by
+ * the letters — a figure that, unlike letters/s, does not depend on how the
+ * processes wait for each other, so it compares changes in one part.
+ */
+function cpuPerLetter(b: BacklogResult): string | undefined {
+  const p = b.process;
+  if (p.postgresCpuPercent === undefined || p.rabbitmqCpuPercent === undefined) return undefined;
+  const msPerLetter = (percent: number) => (percent / 100) * b.seconds * 1000 / b.letters;
+  const parts: [string, number][] = [['Courier', p.cpuPercent], ['PostgreSQL', p.postgresCpuPercent], ['RabbitMQ', p.rabbitmqCpuPercent], ['driver', p.driverCpuPercent]];
+  const total = parts.reduce((sum, [, percent]) => sum + msPerLetter(percent), 0);
+  return `${parts.map(([name, percent]) => `${name} ${msPerLetter(percent).toFixed(2)}`).join(', ')}; all ${total.toFixed(2)}`;
+}
+
+/**
  * The report as markdown: a machine line, the closed-loop table (with the raw
  * baseline and the protocol floor) and, when both Courier rows and the floor
  * are there, a line with Courier's × floor; then the open-loop table.
@@ -155,6 +177,8 @@ export function markdownTable(report: BenchReport): string {
       `| Courier ${b.engine}: ${b.letters} letters, ${b.senders} senders | ${rate(b.lettersPerSecond)} | ${ratio} | ${ms(b.ingestMs.p50)} / ${ms(b.ingestMs.p99)} | ${ms(b.toFiledMs.p50)} / ${ms(b.toFiledMs.p99)}${sample} | ${proc(b.process)} |`,
     );
   }
+  const perLetter = report.backlog.flatMap((b) => (cpuPerLetter(b) === undefined ? [] : [`${b.engine}: ${cpuPerLetter(b)}`]));
+  if (perLetter.length > 0) lines.push('', `CPU per letter filed (ms): ${perLetter.join('; ')}.`);
   const toFloor = report.backlog.flatMap((b) => (b.ratioToFloor === undefined || b.ratioToFloor === null ? [] : [`${b.engine} ${b.ratioToFloor.toFixed(3)}`]));
   if (toFloor.length > 0) lines.push('', `× protocol floor (Courier's letters/s ÷ the floor's): ${toFloor.join(', ')}.`);
   if (report.openLoop.length > 0) {
