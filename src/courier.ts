@@ -25,6 +25,7 @@ import { BrokerConnection, maskUrl } from './adapters/amqp/broker-connection.js'
 import { declareTopology } from './adapters/amqp/topology.js';
 import { OutboxPublisher } from './adapters/amqp/outbox-publisher.js';
 import { applyDeliveryEvent } from './app/apply-delivery-event.js';
+import { RecentLetters } from './app/recent-letters.js';
 import { OutboxRelay } from './app/outbox-relay.js';
 import { TimerSweeper } from './app/timer-sweeper.js';
 import { PollingLoop } from './app/polling-loop.js';
@@ -102,6 +103,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     await publisher.start();
     const notifier = startNotificationRelay(config, store.notificationStore(), metrics, logger);
     closeables.push({ name: 'notifications', close: () => notifier.stop() });
+    const recent = new RecentLetters();
     const apply = applyDeliveryEvent({
       messages: store,
       delivery,
@@ -121,6 +123,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
         newId: randomUUID,
       },
       onNotificationsQueued: () => notifier.nudge(),
+      recent,
       logger,
     });
     const relay = new OutboxRelay({
@@ -164,7 +167,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     closeables.push({ name: 'practice-watch', close: () => watch.stop() });
 
     const parser = bundleParser();
-    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, logger: logger.child({ component: 'acks' }) });
+    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, recent, logger: logger.child({ component: 'acks' }) });
     await consumeAcks(broker, config, parser, ackReceiver, logger);
     await consumeDeadLetters(broker, config, apply, logger);
     const letterReceiver = receiveMessage({
@@ -175,6 +178,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       newTrackingId: () => randomUUID() as TrackingId,
       deadlines: config.deadlines,
       observer: metrics,
+      recent,
       logger,
     });
     const receive = processMessage({
