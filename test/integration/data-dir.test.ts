@@ -193,9 +193,11 @@ function readyLine(child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   });
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+/** The child's exit code, or the signal that ended it (so a failure says which). */
+function exited(child: ChildProcess): Promise<number | string> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.signalCode !== null) return Promise.resolve(child.signalCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
 }
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
