@@ -25,6 +25,7 @@ import { BrokerConnection, maskUrl } from './adapters/amqp/broker-connection.js'
 import { declareTopology } from './adapters/amqp/topology.js';
 import { OutboxPublisher } from './adapters/amqp/outbox-publisher.js';
 import { applyDeliveryEvent } from './app/apply-delivery-event.js';
+import { PublishesInFlight } from './app/publishes-in-flight.js';
 import { RecentLetters } from './app/recent-letters.js';
 import { OutboxRelay } from './app/outbox-relay.js';
 import { TimerSweeper } from './app/timer-sweeper.js';
@@ -104,6 +105,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     const notifier = startNotificationRelay(config, store.notificationStore(), metrics, logger);
     closeables.push({ name: 'notifications', close: () => notifier.stop() });
     const recent = new RecentLetters();
+    const inFlight = new PublishesInFlight();
     const apply = applyDeliveryEvent({
       messages: store,
       delivery,
@@ -136,6 +138,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       batchSize: 200,
       leaseMs: config.delivery.claimLease,
       idleMs: 200,
+      inFlight,
     });
     relay.start();
     closeables.push({ name: 'relay', close: () => relay.stop() });
@@ -167,7 +170,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     closeables.push({ name: 'practice-watch', close: () => watch.stop() });
 
     const parser = bundleParser();
-    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, recent, logger: logger.child({ component: 'acks' }) });
+    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, recent, inFlight, logger: logger.child({ component: 'acks' }) });
     await consumeAcks(broker, config, parser, ackReceiver, logger);
     await consumeDeadLetters(broker, config, apply, logger);
     const letterReceiver = receiveMessage({

@@ -2,6 +2,7 @@ import type { TopologyNames } from '../domain/topology-names.js';
 import type { Logger } from '../platform/logger.js';
 import type { ApplyDeliveryEvent } from './apply-delivery-event.js';
 import type { Clock, DeliveryStore, DispatchWork, EventWork, PublishOutcome, Publisher } from './ports.js';
+import type { PublishesInFlight } from './publishes-in-flight.js';
 
 export interface OutboxRelayDeps {
   readonly delivery: DeliveryStore;
@@ -21,6 +22,8 @@ export interface OutboxRelayDeps {
    * refused or was away (default 2 s); the pause doubles from `idleMs` up to it.
    */
   readonly maxRetryPauseMs?: number;
+  /** Where acknowledgements learn that a letter's publish has not settled yet (see PublishesInFlight). */
+  readonly inFlight?: PublishesInFlight;
 }
 
 /** What one round did: rows the broker took (done with), and rows released to publish again. */
@@ -203,7 +206,12 @@ export class OutboxRelay {
   }
 
   /** Resolves Taken when the row is done with (confirmed or returned, state change committed), else the row to release for another try. */
-  private async dispatch(work: DispatchWork): Promise<Taken | Released> {
+  private dispatch(work: DispatchWork): Promise<Taken | Released> {
+    const settled = this.publishLetter(work);
+    return this.deps.inFlight?.track(work.trackingId, settled) ?? settled;
+  }
+
+  private async publishLetter(work: DispatchWork): Promise<Taken | Released> {
     const outcome = await this.deps.publisher.publish({
       exchange: this.deps.names.outbound,
       routingKey: work.destination,

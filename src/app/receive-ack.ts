@@ -7,6 +7,7 @@ import type { ApplyDeliveryEvent } from './apply-delivery-event.js';
 import type { AckKind, AckResult, DeliveryObserver } from './delivery-observer.js';
 import { ProfileViolationError } from './errors.js';
 import type { Clock, DeliveryStore, MessageRecord } from './ports.js';
+import type { PublishesInFlight } from './publishes-in-flight.js';
 import type { RecentLetters } from './recent-letters.js';
 
 /** What happened to an acknowledgement; every ack is recorded whatever the outcome. */
@@ -36,6 +37,8 @@ export interface ReceiveAckDeps {
   readonly observer: DeliveryObserver;
   /** This instance's recent letters: an ack for one of them needs no lookup (only its fixed facts are used). */
   readonly recent?: RecentLetters;
+  /** An ack for a letter this instance is still publishing waits for that publish to settle (see PublishesInFlight). */
+  readonly inFlight?: PublishesInFlight;
   readonly logger: Logger;
 }
 
@@ -53,6 +56,7 @@ export function receiveAck(deps: ReceiveAckDeps): ReceiveAck {
     const ack = checked.ack;
     const sender = senderOf(ack);
     const letter = await findLetter(deps, ack.respondsTo);
+    if (letter !== undefined) await deps.inFlight?.settled(letter.trackingId);
     const mapped = mapAck(ack);
     const kind: AckKind = mapped.kind === 'event' ? mapped.event.kind : 'unrecognised';
     const outcome = await decide(deps, sender, mapped, letter?.destination, letter?.trackingId);

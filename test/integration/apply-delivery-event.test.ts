@@ -7,6 +7,7 @@ import { openMemoryStore } from '../../src/adapters/store/open-store.js';
 import type { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
 import type { OdsCode, TrackingId } from '../../src/domain/ids.js';
 import { RecentLetters } from '../../src/app/recent-letters.js';
+import { PublishesInFlight } from '../../src/app/publishes-in-flight.js';
 import { receiveAck } from '../../src/app/receive-ack.js';
 import { receiveMessage } from '../../src/app/receive-message.js';
 import { ackMessage, syntheticDocumentReferenceLetter } from '../fixtures/letters.js';
@@ -242,6 +243,27 @@ describe('applyDeliveryEvent: group-committed state changes over the embedded st
       if (result.kind !== 'accepted') throw new Error(`expected acceptance, got ${result.kind}`);
       const [stored] = await store.deliveryStore().letters([result.trackingId]);
       expect(recent.get(result.trackingId)).to.deep.equal(stored);
+    });
+
+    it('applies an acknowledgement that overtook its letter\'s publish confirm only after it: the history keeps dispatched', async () => {
+      const [letter] = await acceptedLetters(1);
+      if (letter === undefined) throw new Error('no letter');
+      const recent = new RecentLetters();
+      recent.remember(letter);
+      const inFlight = new PublishesInFlight();
+      const apply = makeApply(store.deliveryStore(), recent);
+      let confirm: () => void = () => undefined;
+      const confirmed = new Promise<void>((resolve) => (confirm = resolve));
+      // What the relay does: the publish is out, the broker's confirm (then `published`) still to come.
+      const publishing = inFlight.track(letter.trackingId, confirmed.then(() => apply(letter.trackingId, { kind: 'published', attempt: 1 })));
+      const receive = receiveAck({ delivery: store.deliveryStore(), apply, clock: { now: () => T0 }, observer: new CourierMetrics({ practices: ['A81001'] }).delivery, recent, inFlight, logger: captureLogger().logger });
+      const answered = receive(ackMessage({ respondsTo: letter.messageHeaderId, code: 'ok', itkCodes: ['20013'] }), () => ({ ods: letter.destination }));
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect((await store.history(letter.trackingId)).map((h) => h.to), 'the ack waits for the confirm').to.deep.equal(['received']);
+      confirm();
+      expect((await publishing)?.kind).to.equal('changed');
+      expect((await answered).outcome).to.equal('applied: delivered');
+      expect((await store.history(letter.trackingId)).map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered']);
     });
   });
 });
