@@ -26,7 +26,6 @@ import { declareTopology } from './adapters/amqp/topology.js';
 import { OutboxPublisher } from './adapters/amqp/outbox-publisher.js';
 import { applyDeliveryEvent } from './app/apply-delivery-event.js';
 import { PublishesInFlight } from './app/publishes-in-flight.js';
-import { RecentLetters } from './app/recent-letters.js';
 import { OutboxRelay } from './app/outbox-relay.js';
 import { TimerSweeper } from './app/timer-sweeper.js';
 import { PollingLoop } from './app/polling-loop.js';
@@ -104,7 +103,6 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     await publisher.start();
     const notifier = startNotificationRelay(config, store.notificationStore(), metrics, logger);
     closeables.push({ name: 'notifications', close: () => notifier.stop() });
-    const recent = new RecentLetters();
     const inFlight = new PublishesInFlight();
     const apply = applyDeliveryEvent({
       messages: store,
@@ -125,7 +123,6 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
         newId: randomUUID,
       },
       onNotificationsQueued: () => notifier.nudge(),
-      recent,
       logger,
     });
     const relay = new OutboxRelay({
@@ -170,7 +167,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
     closeables.push({ name: 'practice-watch', close: () => watch.stop() });
 
     const parser = bundleParser();
-    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, recent, inFlight, logger: logger.child({ component: 'acks' }) });
+    const ackReceiver = receiveAck({ delivery, apply, clock: systemClock, observer: metrics.delivery, inFlight, logger: logger.child({ component: 'acks' }) });
     await consumeAcks(broker, config, parser, ackReceiver, logger);
     await consumeDeadLetters(broker, config, apply, logger);
     const letterReceiver = receiveMessage({
@@ -181,7 +178,6 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       newTrackingId: () => randomUUID() as TrackingId,
       deadlines: config.deadlines,
       observer: metrics,
-      recent,
       logger,
     });
     const receive = processMessage({

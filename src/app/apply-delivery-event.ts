@@ -5,8 +5,7 @@ import { transition } from '../domain/transition.js';
 import type { Logger } from '../platform/logger.js';
 import type { DeliveryObserver } from './delivery-observer.js';
 import { noticesFor, type NoticePolicy } from './escalation-notices.js';
-import type { Clock, DeliveryStore, LetterChange, MessageRecord, MessageStore, VersionedChange } from './ports.js';
-import type { RecentLetters } from './recent-letters.js';
+import type { Clock, DeliveryStore, MessageRecord, MessageStore, VersionedChange } from './ports.js';
 import { GroupCommit, type ItemResult } from '../platform/group-commit.js';
 
 export interface ApplyDeliveryEventDeps {
@@ -23,12 +22,6 @@ export interface ApplyDeliveryEventDeps {
   readonly notices: NoticePolicy;
   /** Called after a change that queued notifications committed (to wake their sender). */
   readonly onNotificationsQueued?: () => void;
-  /**
-   * This instance's recent letters: a batch's first round decides a held
-   * letter from it instead of reading the store (the version check still
-   * guards the commit), and every read and committed change is remembered.
-   */
-  readonly recent?: RecentLetters;
   readonly logger: Logger;
 }
 
@@ -100,29 +93,19 @@ async function applyBatch(deps: ApplyDeliveryEventDeps, items: readonly LetterEv
   const results = new Array<ItemResult<TransitionResult | undefined>>(items.length);
   let pending = items.map((item, index) => ({ item, index }));
   for (let attempt = 0; attempt < MAX_TRIES && pending.length > 0; attempt++) {
-    // First round: held letters as this instance last left them; later rounds (lost version checks) read them all afresh.
-    const held = attempt === 0 ? pending.flatMap((p) => deps.recent?.get(p.item.trackingId) ?? []) : [];
-    const heldIds = new Set(held.map((r) => r.trackingId));
-    const toRead = pending.map((p) => p.item.trackingId).filter((id) => !heldIds.has(id));
-    const read = toRead.length === 0 ? [] : await deps.delivery.letters(toRead);
-    for (const record of read) deps.recent?.remember(record);
-    const records = new Map([...held, ...read].map((r) => [r.trackingId, r]));
+    const records = new Map((await deps.delivery.letters(pending.map((p) => p.item.trackingId))).map((r) => [r.trackingId, r]));
     const now = deps.clock.now();
-    const changes: { readonly index: number; readonly item: LetterEvent; readonly record: MessageRecord; readonly plan: Extract<Plan, { kind: 'change' }> }[] = [];
-    // A held letter whose event would be ignored is decided again from a read: "ignored" commits nothing, so no version check would catch a stale snapshot.
-    const recheck: typeof pending = [];
+    const changes: { readonly index: number; readonly item: LetterEvent; readonly plan: Extract<Plan, { kind: 'change' }> }[] = [];
     for (const { item, index } of pending) {
       const record = records.get(item.trackingId);
       const plan = record === undefined ? undefined : planChange(deps, record, item.event, now);
-      if (record !== undefined && plan?.kind === 'change') changes.push({ index, item, record, plan });
-      else if (plan?.kind === 'ignored' && heldIds.has(item.trackingId)) recheck.push({ item, index });
+      if (plan?.kind === 'change') changes.push({ index, item, plan });
       else results[index] = { value: plan?.result };
     }
-    const committed = changes.length === 0 ? [] : await commit(deps, changes.map((c) => c.plan.change));
-    pending = recheck;
-    for (const [n, { index, item, record, plan }] of changes.entries()) {
+    const committed = changes.length === 0 ? [] : await deps.delivery.applyChanges(changes.map((c) => c.plan.change));
+    pending = [];
+    for (const [n, { index, item, plan }] of changes.entries()) {
       if (committed[n] === true) {
-        deps.recent?.remember(afterChange(record, plan.change.change));
         plan.report();
         results[index] = { value: plan.result };
       } else {
@@ -134,29 +117,6 @@ async function applyBatch(deps: ApplyDeliveryEventDeps, items: readonly LetterEv
     results[index] = { error: new Error(`Letter ${item.trackingId} kept changing under ${MAX_TRIES} attempts to apply ${item.event.kind}`) };
   }
   return results;
-}
-
-/** Commits the changes; when the statement fails (it may or may not have committed) their letters are no longer held. */
-async function commit(deps: ApplyDeliveryEventDeps, changes: readonly VersionedChange[]): Promise<boolean[]> {
-  try {
-    return await deps.delivery.applyChanges(changes);
-  } catch (error) {
-    for (const change of changes) deps.recent?.forget(change.trackingId);
-    throw error;
-  }
-}
-
-/** The row as `applyChanges` leaves it after committing `change` (the columns it sets, and the version it bumps). */
-function afterChange(record: MessageRecord, change: LetterChange): MessageRecord {
-  return {
-    ...record,
-    state: change.state,
-    attempts: change.attempts,
-    nextDeadline: change.nextDeadline,
-    deadlineAt: change.deadlineAt,
-    updatedAt: change.at,
-    version: record.version + 1,
-  };
 }
 
 function planChange(deps: ApplyDeliveryEventDeps, record: MessageRecord, event: DeliveryEvent, now: Date): Plan {

@@ -6,9 +6,8 @@ import type { Logger } from '../platform/logger.js';
 import type { ApplyDeliveryEvent } from './apply-delivery-event.js';
 import type { AckKind, AckResult, DeliveryObserver } from './delivery-observer.js';
 import { ProfileViolationError } from './errors.js';
-import type { Clock, DeliveryStore, MessageRecord } from './ports.js';
+import type { Clock, DeliveryStore } from './ports.js';
 import type { PublishesInFlight } from './publishes-in-flight.js';
-import type { RecentLetters } from './recent-letters.js';
 
 /** What happened to an acknowledgement; every ack is recorded whatever the outcome. */
 export interface AckOutcome {
@@ -35,8 +34,6 @@ export interface ReceiveAckDeps {
   readonly apply: ApplyDeliveryEvent;
   readonly clock: Clock;
   readonly observer: DeliveryObserver;
-  /** This instance's recent letters: an ack for one of them needs no lookup (only its fixed facts are used). */
-  readonly recent?: RecentLetters;
   /** An ack for a letter this instance is still publishing waits for that publish to settle (see PublishesInFlight). */
   readonly inFlight?: PublishesInFlight;
   readonly logger: Logger;
@@ -55,7 +52,7 @@ export function receiveAck(deps: ReceiveAckDeps): ReceiveAck {
     if (!checked.ok) throw new ProfileViolationError(checked.issues);
     const ack = checked.ack;
     const sender = senderOf(ack);
-    const letter = await findLetter(deps, ack.respondsTo);
+    const letter = await deps.delivery.findByMessageHeaderId(ack.respondsTo);
     if (letter !== undefined) await deps.inFlight?.settled(letter.trackingId);
     const mapped = mapAck(ack);
     const kind: AckKind = mapped.kind === 'event' ? mapped.event.kind : 'unrecognised';
@@ -80,19 +77,6 @@ export function receiveAck(deps: ReceiveAckDeps): ReceiveAck {
     });
     return outcome;
   };
-}
-
-/**
- * The acknowledged letter. Only its fixed facts are used (tracking id,
- * destination), so a held snapshot is as good as a read; a letter read from
- * the store is held from then on (its state change is decided next).
- */
-async function findLetter(deps: ReceiveAckDeps, messageHeaderId: string): Promise<MessageRecord | undefined> {
-  const held = deps.recent?.byMessageHeaderId(messageHeaderId);
-  if (held !== undefined) return held;
-  const read = await deps.delivery.findByMessageHeaderId(messageHeaderId);
-  if (read !== undefined) deps.recent?.remember(read);
-  return read;
 }
 
 async function decide(

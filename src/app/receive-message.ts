@@ -6,7 +6,6 @@ import type { Bundle, LetterDirectory } from '../domain/letter-rules.js';
 import { checkLetter } from '../domain/letter-rules.js';
 import { isAckMessage } from '../domain/ack-rules.js';
 import type { ValidationIssue } from '../domain/validation-issue.js';
-import type { RecentLetters } from './recent-letters.js';
 import type { Logger } from '../platform/logger.js';
 
 /**
@@ -26,8 +25,6 @@ export interface ReceiveMessageDeps {
   /** Milliseconds from acceptance to the filing deadline, by event code. */
   readonly deadlines: Readonly<Record<string, number>>;
   readonly observer: IngestObserver;
-  /** This instance's recent letters: an accepted letter is held from the start, so its first events need no read. */
-  readonly recent?: RecentLetters;
   readonly logger: Logger;
 }
 
@@ -80,7 +77,6 @@ export function receiveMessage(deps: ReceiveMessageDeps): (body: Uint8Array, bun
     const log = deps.logger.child({ messageHeaderId: facts.messageHeaderId, ods: facts.destination, event: facts.event });
     if (outcome.kind === 'accepted') {
       deps.observer.accepted(facts.event);
-      deps.recent?.remember(outcome.record);
       log.info('letter accepted', { trackingId: outcome.record.trackingId, sequence: outcome.record.sequence });
       return { kind: 'accepted', trackingId: outcome.record.trackingId };
     }

@@ -6,11 +6,9 @@ import { CourierMetrics } from '../../src/adapters/metrics/prometheus.js';
 import { openMemoryStore } from '../../src/adapters/store/open-store.js';
 import type { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
 import type { OdsCode, TrackingId } from '../../src/domain/ids.js';
-import { RecentLetters } from '../../src/app/recent-letters.js';
 import { PublishesInFlight } from '../../src/app/publishes-in-flight.js';
 import { receiveAck } from '../../src/app/receive-ack.js';
-import { receiveMessage } from '../../src/app/receive-message.js';
-import { ackMessage, syntheticDocumentReferenceLetter } from '../fixtures/letters.js';
+import { ackMessage } from '../fixtures/letters.js';
 import { captureLogger } from '../support/rabbit.js';
 import { newLetter } from './store-contract.js';
 
@@ -43,7 +41,7 @@ describe('applyDeliveryEvent: group-committed state changes over the embedded st
       },
     });
 
-  const makeApply = (delivery: DeliveryStore = counting(store.deliveryStore()), recent?: RecentLetters): ApplyDeliveryEvent =>
+  const makeApply = (delivery: DeliveryStore = counting(store.deliveryStore())): ApplyDeliveryEvent =>
     applyDeliveryEvent({
       messages: store,
       delivery,
@@ -53,7 +51,6 @@ describe('applyDeliveryEvent: group-committed state changes over the embedded st
       random: () => 0.5,
       observer: new CourierMetrics({ practices: ['A81001'] }).delivery,
       notices: { webhook: false, notifySenders: false, courierEndpoint: 'https://courier.test/fhir', newId: randomUUID },
-      ...(recent === undefined ? {} : { recent }),
       logger: captureLogger().logger,
     });
 
@@ -118,153 +115,23 @@ describe('applyDeliveryEvent: group-committed state changes over the embedded st
     expect((await store.history(a.trackingId)).map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered']);
   });
 
-  describe('with this instance\'s recent letters', () => {
-    /** The store's delivery side, counting the letters it reads (by tracking id) and the changes it commits. */
-    const reading = (reads: TrackingId[][]): DeliveryStore => {
-      const plain = counting(store.deliveryStore());
-      return Object.assign(Object.create(plain) as DeliveryStore, {
-        letters: (ids: readonly TrackingId[]) => {
-          reads.push([...ids]);
-          return plain.letters(ids);
-        },
-      });
-    };
-
-    it('decides a held letter from its snapshot: no read from acceptance to filed, and the history is whole', async () => {
-      const [letter, notHeld] = await acceptedLetters(2);
-      if (letter === undefined || notHeld === undefined) throw new Error('no letters');
-      const recent = new RecentLetters();
-      recent.remember(letter); // as receiveMessage does on acceptance
-      const reads: TrackingId[][] = [];
-      const apply = makeApply(reading(reads), recent);
-      for (const event of [{ kind: 'published', attempt: 1 }, { kind: 'infrastructure-ack' }, { kind: 'business-ack' }] as const) {
-        const result = await apply(letter.trackingId, event);
-        expect(result?.kind, event.kind).to.equal('changed');
-      }
-      expect(reads, 'every event decided from the snapshot the last change left').to.deep.equal([]);
-      expect((await store.history(letter.trackingId)).map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered', 'filed']);
-      expect(recent.get(letter.trackingId), 'filed: let go').to.equal(undefined);
-
-      expect((await apply(notHeld.trackingId, { kind: 'published', attempt: 1 }))?.kind).to.equal('changed');
-      expect(reads, 'a letter not held is read, then held').to.deep.equal([[notHeld.trackingId]]);
-      expect(recent.get(notHeld.trackingId)).to.include({ state: 'dispatched', version: notHeld.version + 1, attempts: 1 });
-    });
-
-    it('decides again from a read a held letter another writer changed: one more round, no wrong change', async () => {
-      const [letter] = await acceptedLetters(1);
-      if (letter === undefined) throw new Error('no letter');
-      const recent = new RecentLetters();
-      recent.remember(letter); // held as accepted: received, version 1
-      await makeApply(store.deliveryStore())(letter.trackingId, { kind: 'published', attempt: 1 }); // another instance
-      const reads: TrackingId[][] = [];
-      batches = [];
-      const result = await makeApply(reading(reads), recent)(letter.trackingId, { kind: 'infrastructure-ack' });
-      expect(result?.kind === 'changed' && result.state).to.equal('delivered');
-      expect(batches, 'the snapshot\'s change lost its version check, the fresh one committed').to.deep.equal([1, 1]);
-      expect(reads).to.deep.equal([[letter.trackingId]]);
-      expect((await store.history(letter.trackingId)).map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered']);
-      expect(recent.get(letter.trackingId)).to.include({ state: 'delivered', version: letter.version + 2 });
-    });
-
-    it('does not ignore an event on a held snapshot\'s word: it is decided again from a read', async () => {
-      const [letter] = await acceptedLetters(1);
-      if (letter === undefined) throw new Error('no letter');
-      const recent = new RecentLetters();
-      // A snapshot that says delivered (as if this instance's view were behind a person's retry elsewhere).
-      recent.remember({ ...letter, state: 'delivered' });
-      const reads: TrackingId[][] = [];
-      const result = await makeApply(reading(reads), recent)(letter.trackingId, { kind: 'infrastructure-ack' });
-      expect(result?.kind === 'changed' && result.state, 'the stored letter was received: the ack moves it on').to.equal('delivered');
-      expect(reads).to.deep.equal([[letter.trackingId]]);
-      expect((await store.history(letter.trackingId)).map((h) => h.to)).to.deep.equal(['received', 'delivered']);
-    });
-
-    it('lets go of the letters of a commit that failed: it may or may not have committed', async () => {
-      const [letter] = await acceptedLetters(1);
-      if (letter === undefined) throw new Error('no letter');
-      const recent = new RecentLetters();
-      recent.remember(letter);
-      const plain = store.deliveryStore();
-      const failing = Object.assign(Object.create(plain) as DeliveryStore, {
-        applyChanges: () => Promise.reject(new Error('connection lost')),
-      });
-      let failure: unknown;
-      await makeApply(failing, recent)(letter.trackingId, { kind: 'published', attempt: 1 }).catch((error: unknown) => (failure = error));
-      expect(failure).to.be.instanceOf(Error);
-      expect(recent.get(letter.trackingId)).to.equal(undefined);
-    });
-
-    it('answers an acknowledgement\'s lookup for a held letter without the store, and holds a letter it had to look up', async () => {
-      const [held, notHeld] = await acceptedLetters(2);
-      if (held === undefined || notHeld === undefined) throw new Error('no letters');
-      const recent = new RecentLetters();
-      recent.remember(held);
-      const lookups: string[] = [];
-      const plain = store.deliveryStore();
-      // A proxy, not Object.create: the store's group-committed methods use private fields.
-      const delivery = new Proxy(plain, {
-        get: (target, key) => {
-          if (key === 'findByMessageHeaderId') {
-            return (id: string) => {
-              lookups.push(id);
-              return target.findByMessageHeaderId(id);
-            };
-          }
-          const value: unknown = Reflect.get(target, key);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-      const receive = receiveAck({ delivery, apply: makeApply(plain, recent), clock: { now: () => T0 }, observer: new CourierMetrics({ practices: ['A81001'] }).delivery, recent, logger: captureLogger().logger });
-      const ack = (letter: MessageRecord) => receive(ackMessage({ respondsTo: letter.messageHeaderId, code: 'ok', itkCodes: ['20013'] }), () => ({ ods: letter.destination }));
-      expect((await ack(held)).outcome).to.equal('applied: delivered');
-      expect(lookups, 'held: no lookup').to.deep.equal([]);
-      expect((await ack(notHeld)).outcome).to.equal('applied: delivered');
-      expect(lookups).to.deep.equal([notHeld.messageHeaderId]);
-      expect(recent.get(notHeld.trackingId)).to.include({ state: 'delivered' });
-      const acks = await store.acks(notHeld.trackingId);
-      expect(acks.map((a) => a.outcome), 'recorded as before').to.deep.equal(['applied: delivered']);
-    });
-
-    it('holds a letter from its acceptance on, as the store returned it', async () => {
-      const recent = new RecentLetters();
-      const receive = receiveMessage({
-        directory: { isKnownPractice: (ods) => ods === 'A81001', supportedEvents: new Set(['ITK003D']) },
-        store,
-        broker: { isConnected: () => true, isBlocked: () => false },
-        clock: { now: () => T0 },
-        newTrackingId: () => randomUUID() as TrackingId,
-        deadlines: { ITK003D: 24 * HOUR },
-        observer: new CourierMetrics({ practices: ['A81001'] }),
-        recent,
-        logger: captureLogger().logger,
-      });
-      const letter: unknown = syntheticDocumentReferenceLetter();
-      const result = await receive(Buffer.from(JSON.stringify(letter)), letter as Parameters<typeof receive>[1], performance.now());
-      if (result.kind !== 'accepted') throw new Error(`expected acceptance, got ${result.kind}`);
-      const [stored] = await store.deliveryStore().letters([result.trackingId]);
-      expect(recent.get(result.trackingId)).to.deep.equal(stored);
-    });
-
-    it('applies an acknowledgement that overtook its letter\'s publish confirm only after it: the history keeps dispatched', async () => {
-      const [letter] = await acceptedLetters(1);
-      if (letter === undefined) throw new Error('no letter');
-      const recent = new RecentLetters();
-      recent.remember(letter);
-      const inFlight = new PublishesInFlight();
-      const apply = makeApply(store.deliveryStore(), recent);
-      let confirm: () => void = () => undefined;
-      const confirmed = new Promise<void>((resolve) => (confirm = resolve));
-      // What the relay does: the publish is out, the broker's confirm (then `published`) still to come.
-      const publishing = inFlight.track(letter.trackingId, confirmed.then(() => apply(letter.trackingId, { kind: 'published', attempt: 1 })));
-      const receive = receiveAck({ delivery: store.deliveryStore(), apply, clock: { now: () => T0 }, observer: new CourierMetrics({ practices: ['A81001'] }).delivery, recent, inFlight, logger: captureLogger().logger });
-      const answered = receive(ackMessage({ respondsTo: letter.messageHeaderId, code: 'ok', itkCodes: ['20013'] }), () => ({ ods: letter.destination }));
-      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-      expect((await store.history(letter.trackingId)).map((h) => h.to), 'the ack waits for the confirm').to.deep.equal(['received']);
-      confirm();
-      expect((await publishing)?.kind).to.equal('changed');
-      expect((await answered).outcome).to.equal('applied: delivered');
-      expect((await store.history(letter.trackingId)).map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered']);
-    });
+  it('applies an acknowledgement that overtook its letter\'s publish confirm only after it: the history keeps dispatched', async () => {
+    const [letter] = await acceptedLetters(1);
+    if (letter === undefined) throw new Error('no letter');
+    const inFlight = new PublishesInFlight();
+    const apply = makeApply(store.deliveryStore());
+    let confirm: () => void = () => undefined;
+    const confirmed = new Promise<void>((resolve) => (confirm = resolve));
+    // What the relay does: the publish is out, the broker's confirm (then `published`) still to come.
+    const publishing = inFlight.track(letter.trackingId, confirmed.then(() => apply(letter.trackingId, { kind: 'published', attempt: 1 })));
+    const receive = receiveAck({ delivery: store.deliveryStore(), apply, clock: { now: () => T0 }, observer: new CourierMetrics({ practices: ['A81001'] }).delivery, inFlight, logger: captureLogger().logger });
+    const answered = receive(ackMessage({ respondsTo: letter.messageHeaderId, code: 'ok', itkCodes: ['20013'] }), () => ({ ods: letter.destination }));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect((await store.history(letter.trackingId)).map((h) => h.to), 'the ack waits for the confirm').to.deep.equal(['received']);
+    confirm();
+    expect((await publishing)?.kind).to.equal('changed');
+    expect((await answered).outcome).to.equal('applied: delivered');
+    expect((await store.history(letter.trackingId)).map((h) => h.to)).to.deep.equal(['received', 'dispatched', 'delivered']);
   });
 });
 
