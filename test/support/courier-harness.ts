@@ -81,15 +81,22 @@ export async function startTestCourier(options: { overrides?: unknown[]; databas
   };
 }
 
-/** How many letters are in each state, read page by page from the store. */
-export async function stateCounts(store: MessageStore): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
+/** Every letter the store holds, read page by page (oldest first). */
+export async function everyLetter(store: MessageStore): Promise<MessagePage['items']> {
+  const letters: MessagePage['items'][number][] = [];
   let cursor: string | null = null;
   do {
     const page: MessagePage = await store.list({ limit: 500, ...(cursor === null ? {} : { cursor }) }, new Date());
-    for (const item of page.items) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+    letters.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor !== null);
+  return letters;
+}
+
+/** How many letters are in each state, read page by page from the store. */
+export async function stateCounts(store: MessageStore): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const item of await everyLetter(store)) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
   return counts;
 }
 

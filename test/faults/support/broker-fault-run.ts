@@ -1,6 +1,7 @@
 import type { Delivery } from '../../../src/adapters/amqp/consumer.js';
-import type { MessagePage, MessageStore } from '../../../src/app/ports.js';
+import type { MessageStore } from '../../../src/app/ports.js';
 import { syntheticDocumentReferenceLetter, type Letter } from '../../fixtures/letters.js';
+import { everyLetter } from '../../support/courier-harness.js';
 import { FILE_IT, type PracticeAnswer } from '../../support/practice-simulator.js';
 import type { Ledger } from './ledger.js';
 
@@ -181,14 +182,7 @@ const SETTLED = new Set(['filed', 'rejected', 'escalated', 'cancelled', 'resolve
 
 /** Courier's word on every letter it holds: MessageHeader.id → state, read page by page from its store. */
 export async function courierStates(store: MessageStore): Promise<Map<string, string>> {
-  const states = new Map<string, string>();
-  let cursor: string | null = null;
-  do {
-    const page: MessagePage = await store.list({ limit: 500, ...(cursor === null ? {} : { cursor }) }, new Date());
-    for (const item of page.items) states.set(item.messageHeaderId, item.state);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return states;
+  return new Map((await everyLetter(store)).map((item) => [item.messageHeaderId, item.state]));
 }
 
 /** Letters per state, for failure messages. */
