@@ -35,5 +35,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
-  { files: ['*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['*.js', 'src/**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

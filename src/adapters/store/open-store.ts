@@ -5,6 +5,7 @@ import { ensureEmbeddedDataDir } from './embedded-data-dir.js';
 import { COURIER_SCHEMA, migrate, type MigrationSet } from './migrations.js';
 import { openPgClient } from './pg-client.js';
 import { openPgliteClient } from './pglite-client.js';
+import { openPgliteWorkerClient } from './pglite-worker-client.js';
 import type { SqlClient } from './sql-client.js';
 import { SqlMessageStore } from './sql-message-store.js';
 
@@ -23,7 +24,7 @@ export interface StoreOptions {
 /**
  * Opens the store DESIGN §7 asks for, with migrations applied: PostgreSQL when
  * `databaseUrl` is set, else PGlite in `<dataDir>/pgdata` under the data
- * directory lock. Rejects with `StoreLockedError` when another live process
+ * directory lock, run in a worker thread. Rejects with `StoreLockedError` when another live process
  * holds the directory and `StoreUnavailableError` when PostgreSQL cannot be
  * reached. Closing the store releases the lock.
  */
@@ -65,7 +66,8 @@ async function openEmbedded(dataDir: string, set: MigrationSet, logger: Logger |
       },
       logger,
     );
-    return { client: await withMigrations(await openPgliteClient(pgdata), set), afterClose: () => lock.release() };
+    // The long-lived client runs the database in a thread of its own (pglite-worker-client.ts).
+    return { client: await withMigrations(await openPgliteWorkerClient(pgdata), set), afterClose: () => lock.release() };
   } catch (error) {
     lock.release();
     throw error;

@@ -18,6 +18,13 @@ function byteaFromText(value: string): Uint8Array {
   return Buffer.from(value.slice(2), 'hex');
 }
 
+/** A ready PGlite in `dataDir` (in memory when undefined) with Courier's bytea codecs; in this thread or in the store's worker. */
+export async function createPglite(dataDir: string | undefined): Promise<PGlite> {
+  const db = new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), serializers: { [BYTEA]: byteaToText }, parsers: { [BYTEA]: byteaFromText } });
+  await db.waitReady;
+  return db;
+}
+
 /**
  * Embedded PostgreSQL (PGlite) in `dataDir`, or in memory when it is
  * undefined. PGlite is a single connection: its `transaction` and `query`
@@ -28,8 +35,7 @@ function byteaFromText(value: string): Uint8Array {
  * (data-dir-lock.ts): PGlite takes none of its own.
  */
 export async function openPgliteClient(dataDir: string | undefined): Promise<SqlClient> {
-  const db = new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), serializers: { [BYTEA]: byteaToText }, parsers: { [BYTEA]: byteaFromText } });
-  await db.waitReady;
+  const db = await createPglite(dataDir);
   let closing: Promise<void> | undefined;
 
   /** After close, callers get the same answer as from an unreachable PostgreSQL. */
