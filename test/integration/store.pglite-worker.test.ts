@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreUnavailableError } from '../../src/app/errors.js';
+import type { LogContext, Logger } from '../../src/platform/logger.js';
 import { migrate } from '../../src/adapters/store/migrations.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import { connectPgliteWorker, openPgliteWorkerClient, startPgliteWorker } from '../../src/adapters/store/pglite-worker-client.js';
@@ -103,25 +104,36 @@ describe('PGlite worker client', function () {
     expect(rows).to.deep.equal([{ n: 21, m: 20 }]);
   });
 
-  it('answers StoreUnavailableError after close, and close is idempotent', async () => {
-    const closing = await openPgliteWorkerClient(undefined);
+  it('answers StoreUnavailableError after close, and close is idempotent; closing is not logged as a failure', async () => {
+    const logged: { message: string; context: LogContext | undefined }[] = [];
+    const closing = await openPgliteWorkerClient(undefined, recordingLogger(logged));
     await Promise.all([closing.close(), closing.close()]);
     const error = await closing.query('SELECT 1').catch((e: unknown) => e);
     expect(error).to.be.instanceOf(StoreUnavailableError);
+    expect(logged).to.deep.equal([]);
   });
 
   it('fails pending and later calls with StoreUnavailableError when the worker dies', async () => {
     const worker = startPgliteWorker(undefined);
-    const dying = await connectPgliteWorker(worker);
+    const logged: { message: string; context: LogContext | undefined }[] = [];
+    const dying = await connectPgliteWorker(worker, recordingLogger(logged));
     // pg_sleep keeps a query pending in the worker; ending the thread under it stands in for a WebAssembly abort.
     const pending = dying.query('SELECT pg_sleep(0.5)').catch((e: unknown) => e);
     await new Promise((resolve) => setTimeout(resolve, 100));
     await worker.terminate();
     expect(await pending).to.be.instanceOf(StoreUnavailableError);
     expect(await dying.query('SELECT 1').catch((e: unknown) => e)).to.be.instanceOf(StoreUnavailableError);
+    expect(logged.map((l) => l.context?.reason)).to.deep.equal(['store-worker-stopped']);
     await dying.close();
+    expect(logged).to.have.length(1);
   });
 });
+
+function recordingLogger(into: { message: string; context: LogContext | undefined }[]): Logger {
+  const record = (message: string, context?: LogContext): void => void into.push({ message, context });
+  const logger: Logger = { debug: record, info: record, warn: record, error: record, child: () => logger };
+  return logger;
+}
 
 describe('Embedded store on disk (worker thread)', function () {
   it('keeps what it accepted across close and reopen', async () => {

@@ -67,7 +67,7 @@ async function openEmbedded(dataDir: string, set: MigrationSet, logger: Logger |
       logger,
     );
     // The long-lived client runs the database in a thread of its own (pglite-worker-client.ts).
-    return { client: await withMigrations(await openPgliteWorkerClient(pgdata), set), afterClose: () => lock.release() };
+    return { client: await withMigrations(await openPgliteWorkerClient(pgdata, logger), set), afterClose: () => lock.release() };
   } catch (error) {
     lock.release();
     throw error;

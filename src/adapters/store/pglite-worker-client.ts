@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../../app/errors.js';
+import type { Logger } from '../../platform/logger.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import { deserialiseError, type WorkerReply, type WorkerRequest, type WorkerStarted } from './pglite-worker-protocol.js';
 
@@ -22,18 +23,22 @@ const CLOSE_GRACE_MS = 10_000;
  * committed is on disk, and Courier answers 503 rather than guessing.
  * The worker keeps the process alive only while a request is pending.
  */
-export function openPgliteWorkerClient(dataDir: string | undefined): Promise<SqlClient> {
-  return connectPgliteWorker(startPgliteWorker(dataDir));
+export function openPgliteWorkerClient(dataDir: string | undefined, logger?: Logger): Promise<SqlClient> {
+  return connectPgliteWorker(startPgliteWorker(dataDir), logger);
 }
 
 /** The client over a worker started by startPgliteWorker (separate so tests can end the worker under it). */
-export async function connectPgliteWorker(worker: Worker): Promise<SqlClient> {
+export async function connectPgliteWorker(worker: Worker, logger?: Logger): Promise<SqlClient> {
   const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (error: unknown) => void }>();
   let nextId = 1;
   let stopped: Error | undefined;
   let closing: Promise<void> | undefined;
 
   const stop = (reason: Error): void => {
+    if (stopped === undefined && closing === undefined) {
+      // Names only the error's class: a database error's text can quote the values it was given.
+      logger?.error('the embedded database stopped; the store answers unavailable until Courier is restarted', { reason: 'store-worker-stopped', errorName: reason.name });
+    }
     stopped ??= reason;
     for (const { reject } of pending.values()) reject(new StoreUnavailableError(reason));
     pending.clear();
