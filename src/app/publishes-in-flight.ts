@@ -26,6 +26,11 @@ export class PublishesInFlight {
     return this.#settling.size;
   }
 
+  /** True while `trackingId`'s publish has not settled. */
+  has(trackingId: TrackingId): boolean {
+    return this.#settling.has(trackingId);
+  }
+
   /** Marks `trackingId` as being published until `settled` resolves or rejects; returns `settled`. */
   track<T>(trackingId: TrackingId, settled: Promise<T>): Promise<T> {
     const done: Promise<void> = settled.then(

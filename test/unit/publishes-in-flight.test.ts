@@ -37,10 +37,12 @@ describe('PublishesInFlight: acks wait for their letter\'s publish to settle', (
       tracked.catch(() => undefined);
       const waiter = inFlight.settled(letter);
       expect(await settlesSoon(waiter), `${outcome}: still publishing`).to.equal(false);
+      expect(inFlight.has(letter), `${outcome}: in flight`).to.equal(true);
       if (outcome === 'resolve') publish.resolve('confirmed');
       else publish.reject(new Error('store down'));
       expect(await settlesSoon(waiter), `${outcome}: settled`).to.equal(true);
       expect(inFlight.size, outcome).to.equal(0);
+      expect(inFlight.has(letter), `${outcome}: let go`).to.equal(false);
     }
   });
 
