@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StoreUnavailableError } from '../../src/app/errors.js';
 import type { LogContext, Logger } from '../../src/platform/logger.js';
 import { migrate } from '../../src/adapters/store/migrations.js';
@@ -111,6 +111,22 @@ describe('PGlite worker client', function () {
     const error = await closing.query('SELECT 1').catch((e: unknown) => e);
     expect(error).to.be.instanceOf(StoreUnavailableError);
     expect(logged).to.deep.equal([]);
+  });
+
+  it('rejects the open with the database reason when the worker cannot open it, logging no stop', async () => {
+    const logged: { message: string; context: LogContext | undefined }[] = [];
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'courier-worker-')), 'file');
+    writeFileSync(notADirectory, 'not a database');
+    try {
+      const error = await openPgliteWorkerClient(notADirectory, recordingLogger(logged)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(Error);
+      expect(logged).to.deep.equal([]);
+    } finally {
+      rmSync(dirname(notADirectory), { recursive: true, force: true });
+    }
   });
 
   it('fails pending and later calls with StoreUnavailableError when the worker dies', async () => {

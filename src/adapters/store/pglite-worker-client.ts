@@ -33,9 +33,11 @@ export async function connectPgliteWorker(worker: Worker, logger?: Logger): Prom
   let nextId = 1;
   let stopped: Error | undefined;
   let closing: Promise<void> | undefined;
+  let running = false;
 
   const stop = (reason: Error): void => {
-    if (stopped === undefined && closing === undefined) {
+    // A worker that never started is reported by the rejected open instead.
+    if (running && stopped === undefined && closing === undefined) {
       // Names only the error's class: a database error's text can quote the values it was given.
       logger?.error('the embedded database stopped; the store answers unavailable until Courier is restarted', { reason: 'store-worker-stopped', errorName: reason.name });
     }
@@ -48,6 +50,7 @@ export async function connectPgliteWorker(worker: Worker, logger?: Logger): Prom
   worker.on('exit', (code) => stop(new Error(`the embedded database's worker exited (code ${code})`)));
 
   await started(worker);
+  running = true;
   worker.on('message', (message: WorkerReply) => {
     const waiting = pending.get(message.id);
     if (waiting === undefined) return;
