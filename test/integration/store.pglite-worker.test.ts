@@ -4,14 +4,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { StoreUnavailableError } from '../../src/app/errors.js';
 import type { LogContext, Logger } from '../../src/platform/logger.js';
-import { migrate } from '../../src/adapters/store/migrations.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import { connectPgliteWorker, openPgliteWorkerClient, startPgliteWorker } from '../../src/adapters/store/pglite-worker-client.js';
 import { UNIQUE_VIOLATION, sqlState, type SqlClient } from '../../src/adapters/store/sql-client.js';
-import { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
-import { deliveryStoreContract } from './delivery-store-contract.js';
-import { notificationStoreContract } from './notification-store-contract.js';
-import { newLetter, storeContract, type OpenedStore } from './store-contract.js';
+import { pgliteContracts } from './pglite-contracts.js';
+import { newLetter } from './store-contract.js';
 
 /**
  * The embedded store as Courier runs it, with PGlite in a worker thread: the
@@ -19,24 +16,7 @@ import { newLetter, storeContract, type OpenedStore } from './store-contract.js'
  * thread crossing can break.
  */
 describe('PGlite store in a worker thread', function () {
-  let shared: SqlClient | undefined;
-  after(() => shared?.close());
-
-  const open = async (): Promise<OpenedStore> => {
-    if (shared === undefined) {
-      shared = await openPgliteWorkerClient(undefined);
-      await migrate(shared);
-    }
-    const client = shared;
-    await client.query('TRUNCATE messages, message_history, practice_sequences, outbox, ack_log, notifications, practice_alarms RESTART IDENTITY');
-    const store = new SqlMessageStore(client, () => {
-      shared = undefined;
-    });
-    return { store, sql: client, cleanup: () => Promise.resolve() };
-  };
-  storeContract('PGlite (embedded, worker thread)', open);
-  deliveryStoreContract('PGlite (embedded, worker thread)', open);
-  notificationStoreContract('PGlite (embedded, worker thread)', open);
+  pgliteContracts('PGlite (embedded, worker thread)', () => openPgliteWorkerClient(undefined));
 });
 
 describe('PGlite worker client', function () {
