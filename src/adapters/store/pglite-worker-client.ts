@@ -47,7 +47,7 @@ export async function connectPgliteWorker(worker: Worker, logger?: Logger): Prom
     worker.unref();
   };
   worker.on('error', (error) => stop(error));
-  worker.on('exit', (code) => stop(new Error(`the embedded database's worker exited (code ${code})`)));
+  worker.on('exit', (code) => stop(workerExited(code)));
 
   await started(worker);
   running = true;
@@ -122,13 +122,23 @@ export function startPgliteWorker(dataDir: string | undefined): Worker {
   return new Worker(new URL(entry, import.meta.url), { workerData: { dataDir } });
 }
 
-/** Waits for the worker's first message: the database is open, or the reason it is not. */
+/** Waits for the worker's first message: the database is open, or the reason it is not (or it ended before saying). */
 async function started(worker: Worker): Promise<void> {
-  const [message] = (await Promise.race([once(worker, 'message'), once(worker, 'exit').then(([code]) => [{ started: false, error: { name: 'Error', message: `the embedded database's worker exited (code ${String(code)})`, fields: {} } }])])) as [WorkerStarted];
-  if (!message.started) {
+  const failure = await Promise.race([
+    once(worker, 'message').then(([message]) => {
+      const first = message as WorkerStarted;
+      return first.started ? undefined : deserialiseError(first.error);
+    }),
+    once(worker, 'exit').then(([code]) => workerExited(code as number)),
+  ]);
+  if (failure !== undefined) {
     await worker.terminate();
-    throw deserialiseError(message.error);
+    throw failure;
   }
+}
+
+function workerExited(code: number): Error {
+  return new Error(`the embedded database's worker exited (code ${code})`);
 }
 
 /** bytea arrives as Uint8Array after the thread crossing; the rest of Courier, like express, expects Buffers. */
