@@ -55,6 +55,19 @@ const systemClock: Clock = { now: () => new Date() };
  * itself follows autovacuum's thresholds.
  */
 const OWN_VACUUM_INTERVAL_MS = 5_000;
+/**
+ * The outbox relay's linger (OutboxRelay's `lingerMs`). RabbitMQ's CPU per
+ * message depends on how messages arrive far more than on how many: the
+ * protocol floor's exact broker work at 270 letters/s costs it 1.56 ms per
+ * letter sent one by one and 0.67 ms sent in bursts of 40. Under load the
+ * relay used to claim the outbox again as soon as a round was issued, so
+ * letters and events trickled out. With 40 ms, in alternating benchmark runs
+ * on PostgreSQL (10,000 letters, 8 senders), CPU per letter filed over all
+ * processes fell 11 % (4.36 → 3.87 ms) and letters/s rose 11 % (396 → 441),
+ * for 10–25 ms more from 202 to filed; 15 ms gained little, 100 ms no more
+ * than 40. An idle relay still sends a lone letter at once.
+ */
+const RELAY_LINGER_MS = 40;
 
 /**
  * The composition root: builds every concrete adapter from the frozen config
@@ -135,6 +148,7 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       batchSize: 200,
       leaseMs: config.delivery.claimLease,
       idleMs: 200,
+      lingerMs: RELAY_LINGER_MS,
       inFlight,
     });
     relay.start();

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { applyDeliveryEvent, type ApplyDeliveryEvent } from '../../src/app/apply-delivery-event.js';
 import { OutboxRelay } from '../../src/app/outbox-relay.js';
 import { PublishesInFlight } from '../../src/app/publishes-in-flight.js';
@@ -17,12 +18,8 @@ import { newLetter } from './store-contract.js';
 const A = 'A81001' as OdsCode;
 const HOUR = 3_600_000;
 
-/**
- * The relay marks each letter it publishes as in flight until the broker's
- * confirm and the `published` state change are done (real RabbitMQ, embedded
- * store), so an acknowledgement that overtakes the confirm waits for it.
- */
-describe('OutboxRelay: letters in flight until their publish settles', function () {
+/** The outbox relay against real RabbitMQ and the embedded store. */
+describe('OutboxRelay', function () {
   this.timeout(60_000);
   const prefix = randomPrefix();
   let probe: RabbitProbe;
@@ -47,11 +44,8 @@ describe('OutboxRelay: letters in flight until their publish settles', function 
     await probe?.close();
   });
 
-  it('holds each letter in flight from its publish until its published state change is done, then lets it go', async () => {
-    const letters = [newLetter({ destination: A }), newLetter({ destination: A })];
-    for (const letter of letters) expect((await store.accept(letter)).kind).to.equal('accepted');
-    const inFlight = new PublishesInFlight();
-    const apply = applyDeliveryEvent({
+  const newApply = () =>
+    applyDeliveryEvent({
       messages: store,
       delivery: store.deliveryStore(),
       policy: { infrastructureAckTimeoutMs: HOUR, backoff: { initialMs: HOUR, maxMs: HOUR }, maxAttempts: 5 },
@@ -62,6 +56,13 @@ describe('OutboxRelay: letters in flight until their publish settles', function 
       notices: { webhook: false, notifySenders: false, courierEndpoint: 'https://courier.test/fhir', newId: randomUUID },
       logger: captureLogger().logger,
     });
+
+  // An acknowledgement that overtakes the confirm waits for it.
+  it('holds each letter in flight from its publish until its published state change is done, then lets it go', async () => {
+    const letters = [newLetter({ destination: A }), newLetter({ destination: A })];
+    for (const letter of letters) expect((await store.accept(letter)).kind).to.equal('accepted');
+    const inFlight = new PublishesInFlight();
+    const apply = newApply();
     // Whether the other letter is still in flight depends on how the confirms interleave; the letter being applied must be.
     const inFlightWhenPublished: boolean[] = [];
     const observing: ApplyDeliveryEvent = (trackingId, event) => {
@@ -84,5 +85,54 @@ describe('OutboxRelay: letters in flight until their publish settles', function 
     expect(inFlightWhenPublished, 'each letter still in flight while its confirm is applied').to.deep.equal([true, true]);
     expect(inFlight.size, 'settled: let go').to.equal(0);
     for (const letter of letters) expect((await store.get(letter.trackingId))?.state).to.equal('dispatched');
+  });
+
+  it('lingers under load, so rows committed meanwhile are claimed together, yet sends a lone letter at once and stops without waiting', async () => {
+    const LINGER_MS = 2_000;
+    const published = new Map<string, number>();
+    const apply = newApply();
+    const observing: ApplyDeliveryEvent = (trackingId, event) => {
+      if (event.kind === 'published') published.set(trackingId, Date.now());
+      return apply(trackingId, event);
+    };
+    const relay = new OutboxRelay({
+      delivery: store.deliveryStore(),
+      publisher,
+      apply: observing,
+      names: topologyNames(prefix),
+      clock: { now: () => new Date(Date.now() + 1_000) },
+      logger: captureLogger().logger,
+      batchSize: 10,
+      leaseMs: 60_000,
+      idleMs: 60_000, // only a nudge ends the idle pause
+      lingerMs: LINGER_MS,
+    });
+    const accept = async () => {
+      const letter = newLetter({ destination: A });
+      expect((await store.accept(letter)).kind).to.equal('accepted');
+      relay.nudge();
+      return { id: letter.trackingId, at: Date.now() };
+    };
+    const publishedAt = async (id: string) => {
+      while (!published.has(id)) await sleep(10);
+      return published.get(id) ?? Number.NaN;
+    };
+    while ((await relay.round()) > 0); // what earlier tests left in the outbox
+    relay.start();
+    try {
+      await sleep(200); // the empty outbox sends the relay into its idle pause
+      const lone = await accept();
+      expect((await publishedAt(lone.id)) - lone.at, 'a letter after idle is not held back').to.be.below(LINGER_MS / 2);
+      // The relay now lingers after the round that took the lone letter: two letters 200 ms apart wait for its end and go out together.
+      const first = await accept();
+      await sleep(200);
+      const second = await accept();
+      expect(await publishedAt(first.id), 'the first waited for the second').to.be.at.least(second.at);
+      await publishedAt(second.id);
+    } finally {
+      const stopping = Date.now();
+      await relay.stop();
+      expect(Date.now() - stopping, 'stop ends a linger').to.be.below(LINGER_MS / 2);
+    }
   });
 });
