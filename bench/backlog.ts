@@ -21,6 +21,10 @@
  *     BENCH_SECONDS, each sent at its scheduled time whether or not earlier
  *     ones were answered, latency counted from that time (no coordinated
  *     omission); a request unanswered OPEN_LOOP_TIMEOUT_MS after its time fails.
+ *  5. the protocol floor again, paced at Courier's letters/s on PostgreSQL
+ *     for PACED_FLOOR_SECONDS, for RabbitMQ's CPU per letter at Courier's
+ *     rate (a trickle costs the broker several times more per message than
+ *     full speed, so Courier's RabbitMQ figure is compared with this one).
  * Environment: BENCH_LETTERS (N, default 53000), BENCH_SENDERS (8),
  * BENCH_ENGINES (`pglite,postgres`), BENCH_RATE (500), BENCH_SECONDS (60),
  * BENCH_SKIP (any of `raw,floor,backlog,openloop`), BENCH_COURIER_NODE_ARGS
@@ -47,7 +51,7 @@ import { PracticeSimulator } from '../test/support/practice-simulator.js';
 import { randomPrefix, TEST_AMQP_URL } from '../test/support/rabbit.js';
 import { createDatabase, paddedLetter, type Engine } from './delivery.js';
 import { protocolFloor } from './protocol-floor.js';
-import { markdownTable, percentiles, writeResults, type BacklogResult, type BenchReport, type OpenLoopResult, type ProcessFigures, type RawResult } from './results.js';
+import { markdownTable, percentiles, writeResults, type BacklogResult, type BenchReport, type FloorResult, type OpenLoopResult, type ProcessFigures, type RawResult } from './results.js';
 
 /** The practices of config/practices.json, the directory the child Courier loads by default. */
 const PRACTICES = ['A81001', 'A81002', 'A81004', 'B82005', 'Y00001'];
@@ -58,6 +62,8 @@ const HISTORY_SAMPLE = 5000;
 /** Letters sent and filed through each fresh Courier before it is measured (JIT, pools, first queue pages). */
 const WARM_UP = 200;
 const OPEN_LOOP_TIMEOUT_MS = 30_000;
+/** How long the floor paced at Courier's rate runs (at most N letters): long enough for a steady CPU figure. */
+const PACED_FLOOR_SECONDS = 30;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const quiet = createLogger({ level: 'error', silent: true });
 
@@ -242,6 +248,15 @@ function processTicks(pid: number | string): number {
   }
 }
 
+/** The floor's CpuMeter: every `beam.smp` process's CPU and this process's own. */
+function brokerAndDriverCpu(): () => { rabbitmqSeconds: number; driverSeconds: number } {
+  const [startBroker, startDriver] = [serverTicks().rabbitmq, process.cpuUsage()];
+  return () => {
+    const driver = process.cpuUsage(startDriver);
+    return { rabbitmqSeconds: (serverTicks().rabbitmq - startBroker) / CLOCK_TICKS, driverSeconds: (driver.user + driver.system) / 1e6 };
+  };
+}
+
 /**
  * CPU ticks of the broker (`beam.smp`) and the database server (`postgres`)
  * processes alive now. A backend that exits between two readings takes its
@@ -422,7 +437,8 @@ export async function runBacklogBenchmarks(): Promise<BenchReport> {
   const letterBytes = paddedLetter('A81001', LETTER_BYTES).length;
   const raw = options.skip.has('raw') ? null : await rawBaseline(options.letters, paddedLetter('A81001', LETTER_BYTES));
   if (raw !== null) console.log(`raw broker: ${raw.perSecond.toFixed(0)} msgs/s (${raw.messages} messages of ${raw.messageBytes} bytes, ${raw.seconds.toFixed(1)} s)`);
-  const floor = options.skip.has('floor') ? null : await protocolFloor({ letters: options.letters, letterBytes: LETTER_BYTES, practices: PRACTICES, rawPerSecond: raw?.perSecond });
+  const floorOptions = { letterBytes: LETTER_BYTES, practices: PRACTICES, rawPerSecond: raw?.perSecond, cpu: brokerAndDriverCpu };
+  const floor = options.skip.has('floor') ? null : await protocolFloor({ ...floorOptions, letters: options.letters });
   if (floor !== null) console.log(`protocol floor: ${floor.lettersPerSecond.toFixed(0)} letters/s${floor.ratioToRaw === null ? '' : ` (${floor.ratioToRaw.toFixed(3)} × raw)`} (${floor.letters} letters of ${floor.letterBytes} bytes, ${floor.seconds.toFixed(1)} s)`);
   const backlog: BacklogResult[] = [];
   const openLoopResults: OpenLoopResult[] = [];
@@ -437,8 +453,15 @@ export async function runBacklogBenchmarks(): Promise<BenchReport> {
       console.log(`open loop ${engine}: ${openLoopResults.at(-1)?.answered} of ${options.rate * options.seconds} answered 202`);
     }
   }
+  const postgres = backlog.find((b) => b.engine === 'postgres');
+  let pacedFloor: FloorResult | null = null;
+  if (floor !== null && postgres !== undefined) {
+    const pace = postgres.lettersPerSecond;
+    pacedFloor = await protocolFloor({ ...floorOptions, letters: Math.min(options.letters, Math.round(pace * PACED_FLOOR_SECONDS)), pacePerSecond: pace });
+    console.log(`protocol floor paced at ${pace.toFixed(0)} letters/s: RabbitMQ ${pacedFloor.rabbitmqCpuMsPerLetter?.toFixed(2)} ms CPU per letter (${floor.rabbitmqCpuMsPerLetter?.toFixed(2)} at full speed)`);
+  }
   const command = `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v}`).sort().join(' ')} npm run bench`.trim();
-  const report: BenchReport = { date, command, machine, letterBytes, durationSeconds: (performance.now() - started) / 1000, raw, floor, backlog, openLoop: openLoopResults };
+  const report: BenchReport = { date, command, machine, letterBytes, durationSeconds: (performance.now() - started) / 1000, raw, floor, pacedFloor, backlog, openLoop: openLoopResults };
   const path = await writeResults(report);
   console.log(`\n${markdownTable(report)}\n\n\`${command}\` (${report.durationSeconds.toFixed(0)} s); written to ${path}`);
   return report;

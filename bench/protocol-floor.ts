@@ -156,10 +156,13 @@ async function recordAcks(connection: ChannelModel, names: TopologyNames, publis
   });
 }
 
-/** Courier's outbound side: `received` and the letter back to back, `dispatched` once the letter is confirmed; stops early when `stopped()`. */
-async function sendLetters(publisher: ConfirmWindow, names: TopologyNames, practices: readonly string[], bodies: readonly Buffer[], letters: number, stopped: () => boolean, onEvent: OnEvent, fail: Fail): Promise<void> {
+/** Courier's outbound side: `received` and the letter back to back, `dispatched` once the letter is confirmed; at most `pace` letters/s when given; stops early when `stopped()`. */
+async function sendLetters(publisher: ConfirmWindow, names: TopologyNames, practices: readonly string[], bodies: readonly Buffer[], letters: number, pace: number | undefined, stopped: () => boolean, onEvent: OnEvent, fail: Fail): Promise<void> {
   const sequences = practices.map(() => 0);
+  const start = performance.now();
   for (let i = 0; i < letters && !stopped(); i++) {
+    const due = pace === undefined ? 0 : start + (i * 1000) / pace - performance.now();
+    if (due > 1) await sleep(due); // one letter at its time: a trickle, as Courier's letters come at its rate
     const p = i % practices.length;
     const [ods, body] = [practices[p] ?? '', bodies[p] ?? Buffer.alloc(0)];
     const [messageId, trackingId] = [randomUUID(), randomUUID()];
@@ -173,8 +176,24 @@ async function sendLetters(publisher: ConfirmWindow, names: TopologyNames, pract
   }
 }
 
-/** Runs the floor for `letters` letters of about `letterBytes` (paddedLetter's target) to `practices`; `rawPerSecond` gives `ratioToRaw`. */
-export async function protocolFloor(options: { letters: number; letterBytes: number; practices: readonly string[]; rawPerSecond: number | undefined }): Promise<FloorResult> {
+/** CPU seconds used since the meter was started: the broker's processes and this one. */
+export type CpuMeter = () => () => { rabbitmqSeconds: number; driverSeconds: number };
+
+export interface FloorOptions {
+  readonly letters: number;
+  /** Bodies of about this size (paddedLetter's target). */
+  readonly letterBytes: number;
+  readonly practices: readonly string[];
+  /** Gives `ratioToRaw`. */
+  readonly rawPerSecond: number | undefined;
+  /** Letters per second to send at, one at a time (default: as fast as the window allows). */
+  readonly pacePerSecond?: number;
+  /** Started at the first publish, read when the last event is confirmed. */
+  readonly cpu?: CpuMeter;
+}
+
+/** Runs the floor: `letters` letters to `practices`, timed (and CPU-metered) from the first publish to the last confirmed event. */
+export async function protocolFloor(options: FloorOptions): Promise<FloorResult> {
   const prefix = randomPrefix();
   const { amqp } = loadConfig({ configDir: CONFIG_DIR, env: { COURIER_AMQP_PREFIX: prefix } });
   const names = topologyNames(prefix);
@@ -203,9 +222,11 @@ export async function protocolFloor(options: { letters: number; letterBytes: num
     await answerAsPractices(practiceSide, names, options.practices, fail);
     const bodies = options.practices.map((ods) => paddedLetter(ods, options.letterBytes));
     const timeout = sleep(120_000 + options.letters * 20, undefined, { ref: false, signal: abort.signal }).then(() => Promise.reject(new Error(`protocol floor: timed out; events confirmed: ${JSON.stringify(Object.fromEntries(confirmed))} of ${options.letters} letters`)));
+    const stopMeter = options.cpu?.();
     const start = performance.now();
-    const sending = sendLetters(publisher, names, options.practices, bodies, options.letters, () => stopped, onEvent, fail);
+    const sending = sendLetters(publisher, names, options.practices, bodies, options.letters, options.pacePerSecond, () => stopped, onEvent, fail);
     const end = await Promise.race([sending.then(() => allConfirmed), failed, timeout]);
+    const cpu = stopMeter?.();
     const seconds = (end - start) / 1000;
     const lettersPerSecond = options.letters / seconds;
     return {
@@ -218,6 +239,8 @@ export async function protocolFloor(options: { letters: number; letterBytes: num
       seconds,
       lettersPerSecond,
       ratioToRaw: options.rawPerSecond === undefined ? null : lettersPerSecond / options.rawPerSecond,
+      pacePerSecond: options.pacePerSecond ?? null,
+      ...(cpu === undefined ? {} : { rabbitmqCpuMsPerLetter: (cpu.rabbitmqSeconds * 1000) / options.letters, driverCpuMsPerLetter: (cpu.driverSeconds * 1000) / options.letters }),
     };
   } finally {
     stopped = true;

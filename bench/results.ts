@@ -42,6 +42,11 @@ export interface FloorResult {
   readonly lettersPerSecond: number;
   /** lettersPerSecond ÷ the raw broker baseline's msgs/s (null when raw was skipped). */
   readonly ratioToRaw: number | null;
+  /** The rate letters were sent at, one at a time; null: as fast as the window allows (absent in results written before pacing existed). */
+  readonly pacePerSecond?: number | null;
+  /** CPU of every `beam.smp` process, and of the benchmark's own, per letter over the timed span (absent in results written before they were measured). */
+  readonly rabbitmqCpuMsPerLetter?: number;
+  readonly driverCpuMsPerLetter?: number;
 }
 
 /** Courier's own process over the measured span (first POST to all filed, or the offered period). */
@@ -105,6 +110,13 @@ export interface BenchReport {
   readonly raw: RawResult | null;
   /** Absent in results written before the floor existed; null when it was skipped. */
   readonly floor?: FloorResult | null;
+  /**
+   * The floor again, paced at Courier's letters/s on PostgreSQL, so the
+   * broker's CPU per letter can be compared at the same rate: RabbitMQ
+   * spends far more per message on a trickle than at full speed. Absent in
+   * older results; null when the floor or the PostgreSQL run was skipped.
+   */
+  readonly pacedFloor?: FloorResult | null;
   readonly backlog: readonly BacklogResult[];
   readonly openLoop: readonly OpenLoopResult[];
 }
@@ -150,6 +162,18 @@ function cpuPerLetter(b: BacklogResult): string | undefined {
   return `${parts.map(([name, percent]) => `${name} ${msPerLetter(percent).toFixed(2)}`).join(', ')}; all ${total.toFixed(2)}`;
 }
 
+/** RabbitMQ's CPU per letter in the floor at full speed, in the floor paced at Courier's rate, and in Courier's PostgreSQL run; undefined without the floor's figures. */
+function rabbitmqCpuComparison(report: BenchReport): string | undefined {
+  const [floor, paced] = [report.floor?.rabbitmqCpuMsPerLetter, report.pacedFloor?.rabbitmqCpuMsPerLetter];
+  if (floor === undefined) return undefined;
+  const parts = [`protocol floor ${floor.toFixed(2)} at full speed`];
+  const pace = report.pacedFloor?.pacePerSecond;
+  if (paced !== undefined && pace !== undefined && pace !== null) parts.push(`${paced.toFixed(2)} paced at ${pace.toFixed(0)} letters/s (Courier postgres's rate)`);
+  const courier = report.backlog.find((b) => b.engine === 'postgres');
+  if (courier?.process.rabbitmqCpuPercent !== undefined) parts.push(`Courier postgres ${((courier.process.rabbitmqCpuPercent * 10) / courier.lettersPerSecond).toFixed(2)}`);
+  return `RabbitMQ CPU per letter (ms): ${parts.join('; ')}.`;
+}
+
 /**
  * The report as markdown: a machine line, the closed-loop table (with the raw
  * baseline and the protocol floor) and, when both Courier rows and the floor
@@ -179,6 +203,8 @@ export function markdownTable(report: BenchReport): string {
   }
   const perLetter = report.backlog.flatMap((b) => (cpuPerLetter(b) === undefined ? [] : [`${b.engine}: ${cpuPerLetter(b)}`]));
   if (perLetter.length > 0) lines.push('', `CPU per letter filed (ms): ${perLetter.join('; ')}.`);
+  const brokerCpu = rabbitmqCpuComparison(report);
+  if (brokerCpu !== undefined) lines.push('', brokerCpu);
   const toFloor = report.backlog.flatMap((b) => (b.ratioToFloor === undefined || b.ratioToFloor === null ? [] : [`${b.engine} ${b.ratioToFloor.toFixed(3)}`]));
   if (toFloor.length > 0) lines.push('', `× protocol floor (Courier's letters/s ÷ the floor's): ${toFloor.join(', ')}.`);
   if (report.openLoop.length > 0) {
