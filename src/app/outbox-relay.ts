@@ -138,7 +138,10 @@ export class OutboxRelay {
    * Rounds overlap while they go well: once a round's publishes are issued,
    * the next round claims (its rows come later in id order and are published
    * after, on the same channel) while the first waits for its confirms and
-   * commits its state changes — up to MAX_ROUNDS_IN_FLIGHT at once. After a
+   * commits its state changes — up to MAX_ROUNDS_IN_FLIGHT at once. A round
+   * that did not fill its batch, or a drain after rounds that took rows, is
+   * followed by the linger, so work arriving under load is claimed in
+   * bursts; a full batch is followed by the next claim at once. After a
    * round that claimed nothing, or any trouble (broker away or refusing,
    * store errors), the loop lets every round finish, then judges and pauses
    * as for a single round.
