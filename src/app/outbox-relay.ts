@@ -181,7 +181,7 @@ export class OutboxRelay {
       inFlight.add(round);
       await issued;
       if (claimed > 0 && !troubled && !this.stopping) {
-        await (claimed < this.deps.batchSize ? this.linger() : new Promise((resolve) => setImmediate(resolve)));
+        await (claimed < this.deps.batchSize ? this.linger() : nextTurn());
         continue;
       }
       await Promise.all(inFlight);
@@ -197,7 +197,7 @@ export class OutboxRelay {
         await this.linger();
       } else if (this.nudged) {
         this.nudged = false;
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
       } else {
         // Nothing went out (empty outbox, broker away or refusing, store trouble): pause, so
         // a round of promise-only work cannot starve the event loop; longer while it keeps failing.
@@ -215,29 +215,18 @@ export class OutboxRelay {
   /** Waits `lingerMs` (a macrotask at least), or until stopped. */
   private async linger(): Promise<void> {
     const ms = this.deps.lingerMs ?? 0;
-    if (ms <= 0 || this.stopping) {
-      await new Promise((resolve) => setImmediate(resolve));
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.endLinger = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    if (ms <= 0 || this.stopping) return nextTurn();
+    const delay = cancellableDelay(ms);
+    this.endLinger = delay.end;
+    await delay.done;
     this.endLinger = undefined;
   }
 
   /** Waits `ms`, or until nudged or stopped. */
   private async pause(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    const delay = cancellableDelay(ms);
+    this.wake = delay.end;
+    await delay.done;
     this.wake = undefined;
   }
 
@@ -279,6 +268,24 @@ export class OutboxRelay {
     });
     return { outboxId: work.outboxId, outcome };
   }
+}
+
+/** Resolves on the next turn of the event loop, after pending I/O: lets other work run between rounds. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A timer whose wait `end()` cuts short. */
+function cancellableDelay(ms: number): { readonly done: Promise<void>; readonly end: () => void } {
+  let end: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    end = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  return { done, end };
 }
 
 /** A claimed row the broker took, to be completed with the rest of its round. */
