@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { applyDeliveryEvent, type ApplyDeliveryEvent } from '../../src/app/apply-delivery-event.js';
-import { OutboxRelay } from '../../src/app/outbox-relay.js';
+import { OutboxRelay, type OutboxRelayDeps } from '../../src/app/outbox-relay.js';
 import { PublishesInFlight } from '../../src/app/publishes-in-flight.js';
 import { BrokerConnection } from '../../src/adapters/amqp/broker-connection.js';
 import { OutboxPublisher } from '../../src/adapters/amqp/outbox-publisher.js';
@@ -57,6 +57,19 @@ describe('OutboxRelay', function () {
       logger: captureLogger().logger,
     });
 
+  /** A relay over this suite's store and publisher, batches of 10, its clock a second ahead so fresh rows are due. */
+  const newRelay = (deps: Pick<OutboxRelayDeps, 'apply' | 'idleMs'> & Partial<Pick<OutboxRelayDeps, 'lingerMs' | 'inFlight'>>) =>
+    new OutboxRelay({
+      delivery: store.deliveryStore(),
+      publisher,
+      names: topologyNames(prefix),
+      clock: { now: () => new Date(Date.now() + 1_000) },
+      logger: captureLogger().logger,
+      batchSize: 10,
+      leaseMs: 60_000,
+      ...deps,
+    });
+
   // An acknowledgement that overtakes the confirm waits for it.
   it('holds each letter in flight from its publish until its published state change is done, then lets it go', async () => {
     const letters = [newLetter({ destination: A }), newLetter({ destination: A })];
@@ -69,18 +82,7 @@ describe('OutboxRelay', function () {
       if (event.kind === 'published') inFlightWhenPublished.push(inFlight.has(trackingId));
       return apply(trackingId, event);
     };
-    const relay = new OutboxRelay({
-      delivery: store.deliveryStore(),
-      publisher,
-      apply: observing,
-      names: topologyNames(prefix),
-      clock: { now: () => new Date(Date.now() + 1_000) },
-      logger: captureLogger().logger,
-      batchSize: 10,
-      leaseMs: 60_000,
-      idleMs: 50,
-      inFlight,
-    });
+    const relay = newRelay({ apply: observing, idleMs: 50, inFlight });
     expect(await relay.round(), 'two letters and their two received events').to.equal(4);
     expect(inFlightWhenPublished, 'each letter still in flight while its confirm is applied').to.deep.equal([true, true]);
     expect(inFlight.size, 'settled: let go').to.equal(0);
@@ -95,18 +97,7 @@ describe('OutboxRelay', function () {
       if (event.kind === 'published') published.set(trackingId, Date.now());
       return apply(trackingId, event);
     };
-    const relay = new OutboxRelay({
-      delivery: store.deliveryStore(),
-      publisher,
-      apply: observing,
-      names: topologyNames(prefix),
-      clock: { now: () => new Date(Date.now() + 1_000) },
-      logger: captureLogger().logger,
-      batchSize: 10,
-      leaseMs: 60_000,
-      idleMs: 60_000, // only a nudge ends the idle pause
-      lingerMs: LINGER_MS,
-    });
+    const relay = newRelay({ apply: observing, idleMs: 60_000 /* only a nudge ends the idle pause */, lingerMs: LINGER_MS });
     const accept = async () => {
       const letter = newLetter({ destination: A });
       expect((await store.accept(letter)).kind).to.equal('accepted');
