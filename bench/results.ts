@@ -156,10 +156,15 @@ const proc = (p: ProcessFigures) => `${p.peakRssMiB.toFixed(0)} MiB | ${p.cpuPer
 function cpuPerLetter(b: BacklogResult): string | undefined {
   const p = b.process;
   if (p.postgresCpuPercent === undefined || p.rabbitmqCpuPercent === undefined) return undefined;
-  const msPerLetter = (percent: number) => (percent / 100) * b.seconds * 1000 / b.letters;
+  const msPerLetter = (percent: number) => cpuMsPerLetter(b, percent);
   const parts: [string, number][] = [['Courier', p.cpuPercent], ['PostgreSQL', p.postgresCpuPercent], ['RabbitMQ', p.rabbitmqCpuPercent], ['driver', p.driverCpuPercent]];
   const total = parts.reduce((sum, [, percent]) => sum + msPerLetter(percent), 0);
   return `${parts.map(([name, percent]) => `${name} ${msPerLetter(percent).toFixed(2)}`).join(', ')}; all ${total.toFixed(2)}`;
+}
+
+/** A process's CPU over a closed-loop run (percent of one core) as milliseconds per letter filed. */
+function cpuMsPerLetter(b: BacklogResult, percent: number): number {
+  return ((percent / 100) * b.seconds * 1000) / b.letters;
 }
 
 /** RabbitMQ's CPU per letter in the floor at full speed, in the floor paced at Courier's rate, and in Courier's PostgreSQL run; undefined without the floor's figures. */
@@ -170,7 +175,7 @@ function rabbitmqCpuComparison(report: BenchReport): string | undefined {
   const pace = report.pacedFloor?.pacePerSecond;
   if (paced !== undefined && pace !== undefined && pace !== null) parts.push(`${paced.toFixed(2)} paced at ${pace.toFixed(0)} letters/s (Courier postgres's rate)`);
   const courier = report.backlog.find((b) => b.engine === 'postgres');
-  if (courier?.process.rabbitmqCpuPercent !== undefined) parts.push(`Courier postgres ${((courier.process.rabbitmqCpuPercent * 10) / courier.lettersPerSecond).toFixed(2)}`);
+  if (courier?.process.rabbitmqCpuPercent !== undefined) parts.push(`Courier postgres ${cpuMsPerLetter(courier, courier.process.rabbitmqCpuPercent).toFixed(2)}`);
   return `RabbitMQ CPU per letter (ms): ${parts.join('; ')}.`;
 }
 
