@@ -114,19 +114,17 @@ export class OutboxRelay {
   private async runRound(issued: (claimed: number) => void = () => undefined): Promise<RoundResult> {
     const now = this.deps.clock.now();
     const { dispatches, events } = await this.deps.delivery.claimOutbox(this.deps.batchSize, now, new Date(now.getTime() + this.deps.leaseMs));
+    const work = [...dispatches, ...events];
     // allSettled: a row whose state change failed must not keep the others from being completed.
     const settling = Promise.allSettled([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
-    issued(dispatches.length + events.length);
+    issued(new Set(work.map((w) => w.outboxId)).size);
     const settled = await settling;
-    const outcomes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const taken = outcomes.filter((o): o is Taken => o.outcome === 'confirmed' || o.outcome === 'returned');
-    const released = outcomes.filter((o): o is Released => o.outcome !== 'confirmed' && o.outcome !== 'returned');
-    await this.deps.delivery.completeOutbox(taken.map((t) => t.outboxId));
+    const { taken, released, reasons } = judgeRows(work.map((w, i) => ({ outboxId: w.outboxId, settled: settled[i] as PromiseSettledResult<Taken | Released> })));
+    await this.deps.delivery.completeOutbox(taken);
     // Released in one statement: during an outage that is the whole batch, every round.
-    await this.deps.delivery.releaseOutbox(released.map((r) => r.outboxId));
+    await this.deps.delivery.releaseOutbox(released);
     if (released.length > 0) {
-      const reasons = [...new Set(released.map((r) => r.outcome))].join(', ');
-      this.deps.logger.warn('publishes not confirmed; released to publish again', { count: released.length, reason: reasons });
+      this.deps.logger.warn('publishes not confirmed; released to publish again', { count: released.length, reason: reasons.join(', ') });
     }
     // A row whose state change failed stays claimed until its lease ends, then goes out again.
     const failed = settled.find((s) => s.status === 'rejected');
@@ -288,14 +286,43 @@ function cancellableDelay(ms: number): { readonly done: Promise<void>; readonly 
   return { done, end };
 }
 
+/**
+ * What becomes of each claimed row once its publishes are answered. A row
+ * (an `events` row holds several events) is completed when the broker took
+ * all of its publishes, released when it refused any (the taken ones go again
+ * with it: receivers see repeats), and left claimed until its lease ends when
+ * a state change failed. Rows in claim order; `reasons` are the refusals'.
+ */
+export function judgeRows(items: readonly { outboxId: number; settled: PromiseSettledResult<Taken | Released> }[]): {
+  taken: number[];
+  released: number[];
+  reasons: string[];
+} {
+  // Per row: whether a state change failed, and the broker's refusals.
+  const rows = new Map<number, { failed: boolean; refusals: string[] }>();
+  for (const { outboxId, settled } of items) {
+    const row = rows.get(outboxId) ?? { failed: false, refusals: [] };
+    if (settled.status === 'rejected') row.failed = true;
+    else if (settled.value.outcome !== 'confirmed' && settled.value.outcome !== 'returned') row.refusals.push(settled.value.outcome);
+    rows.set(outboxId, row);
+  }
+  const judged = [...rows].filter(([, row]) => !row.failed);
+  const released = judged.filter(([, row]) => row.refusals.length > 0);
+  return {
+    taken: judged.filter(([, row]) => row.refusals.length === 0).map(([id]) => id),
+    released: released.map(([id]) => id),
+    reasons: [...new Set(released.flatMap(([, row]) => row.refusals))],
+  };
+}
+
 /** A claimed row the broker took, to be completed with the rest of its round. */
-interface Taken {
+export interface Taken {
   readonly outboxId: number;
   readonly outcome: 'confirmed' | 'returned';
 }
 
 /** A claimed row the broker did not take, to be released for another round. */
-interface Released {
+export interface Released {
   readonly outboxId: number;
   readonly outcome: Exclude<PublishOutcome, 'confirmed' | 'returned'>;
 }

@@ -172,6 +172,7 @@ export interface DispatchWork {
 
 /** One status event to publish, claimed from the outbox. */
 export interface EventWork {
+  /** Shared by the events stored in one row: the row is done with when all of them are. */
   readonly outboxId: number;
   readonly routingKey: string;
   readonly body: unknown;
@@ -204,7 +205,8 @@ export interface VersionedChange {
  * `expectedVersion` (returns false otherwise, changing nothing).
  * `applyChanges` does that for many letters (distinct tracking ids) in one
  * transaction, each change on its own version check: the result says, per
- * change and in order, whether it was committed. Claimed outbox rows are
+ * change and in order, whether it was committed. `claimOutbox` claims at
+ * most `limit` rows (one row may hold several events); claimed rows are
  * invisible to other claimers until `leaseUntil`.
  */
 export interface DeliveryStore {

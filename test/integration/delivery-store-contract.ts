@@ -87,7 +87,7 @@ export function deliveryStoreContract(name: string, open: () => Promise<OpenedSt
       const records = [];
       for (let i = 0; i < 3; i++) records.push(await accepted());
       const { dispatches, events } = await claim(T0, 3);
-      // Each acceptance wrote its dispatch row, then its event row.
+      // Each acceptance wrote its dispatch row, then its events row.
       expect(dispatches.map((d) => d.trackingId)).to.deep.equal([records[0]?.trackingId, records[1]?.trackingId]);
       expect(events.map((e) => (e.body as { trackingId: string }).trackingId)).to.deep.equal([records[0]?.trackingId]);
     });
@@ -243,16 +243,17 @@ export function deliveryStoreContract(name: string, open: () => Promise<OpenedSt
       expect((await store.history(b.trackingId)).at(-1)).to.deep.equal({ at: later(2 * SECOND), from: 'received', to: 'escalated', cause: 'deadline passed' });
 
       const rows = (await store.outboxRows()).map((r) => [r.trackingId, r.kind]);
-      expect(rows, 'a: event then dispatch; b: event; nothing for c').to.deep.equal([
-        [a.trackingId, 'event'],
+      expect(rows, 'the events of a and b in one row, then a\'s dispatch; nothing for c').to.deep.equal([
+        [null, 'events'],
         [a.trackingId, 'dispatch'],
-        [b.trackingId, 'event'],
       ]);
-      const { events } = await claim(later(3 * SECOND));
+      const { events, dispatches } = await claim(later(3 * SECOND), 1);
+      expect(dispatches, 'a limit of one row: the events row, not the dispatch after it').to.deep.equal([]);
       expect(events.map((e) => [e.routingKey, (e.body as { messageHeaderId: string }).messageHeaderId])).to.deep.equal([
         ['dispatched.A81001', a.messageHeaderId],
         ['escalated.A81002', b.messageHeaderId],
       ]);
+      expect(new Set(events.map((e) => e.outboxId)).size, 'both from the one row').to.equal(1);
       const notes = await store.notifications(b.trackingId);
       expect(notes.map((n) => n.kind)).to.deep.equal(['escalation-webhook', 'sender-response']);
       expect(await store.notifications(a.trackingId)).to.deep.equal([]);

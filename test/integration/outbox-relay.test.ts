@@ -89,6 +89,29 @@ describe('OutboxRelay', function () {
     for (const letter of letters) expect((await store.get(letter.trackingId))?.state).to.equal('dispatched');
   });
 
+  it('publishes each status event of a row that holds several, and deletes the row once the broker took them all', async () => {
+    const relay = newRelay({ apply: newApply(), idleMs: 50 });
+    while ((await relay.round()) > 0); // what earlier tests left in the outbox
+    const events = await probe.tap(topologyNames(prefix).events, 'received.#');
+    const letters = Array.from({ length: 4 }, () => newLetter({ destination: A }));
+    // Accepted together: the first goes alone, the others wait for it and go as one batch, whose events share a row.
+    const outcomes = await Promise.all(letters.map((letter) => store.accept(letter)));
+    expect(outcomes.map((o) => o.kind)).to.deep.equal(['accepted', 'accepted', 'accepted', 'accepted']);
+    const rows = await store.outboxRows();
+    const held = rows.filter((row) => row.kind === 'events').map((row) => (row.payload as unknown[]).length);
+    expect(Math.max(...held), 'a row holding several events').to.be.above(1);
+    expect(held.reduce((a, b) => a + b)).to.equal(4);
+
+    expect(await relay.round(), 'rows done with: four dispatches and the events rows').to.equal(4 + held.length);
+    const left = (await store.outboxRows()).filter((row) => rows.some((r) => r.id === row.id));
+    expect(left, 'the rows claimed are deleted (the letters\' dispatched events are new rows)').to.deep.equal([]);
+    for (let waited = 0; events.length < 4 && waited < 5_000; waited += 10) await sleep(10);
+    await sleep(100); // no more than one message per event
+    const received = events.map((m) => JSON.parse(m.content.toString()) as { trackingId: string; state: string });
+    expect(received.map((e) => e.trackingId).sort()).to.deep.equal(letters.map((l) => l.trackingId).sort());
+    expect(events.map((m) => m.fields.routingKey)).to.deep.equal(Array<string>(4).fill(`received.${A}`));
+  });
+
   it('lingers under load, so rows committed meanwhile are claimed together, yet sends a lone letter at once and stops without waiting', async () => {
     const LINGER_MS = 2_000;
     const published = new Map<string, number>();

@@ -105,7 +105,7 @@ describe('resend request: the use case over the embedded store', function () {
     expect((await store.history(letter.trackingId)).at(-1)).to.deep.equal({ at: now, from: 'dispatched', to: 'retrying', cause: CAUSE });
     const added = (await store.outboxRows(letter.trackingId)).slice(outboxBefore.length);
     expect(added.map((row) => [row.kind, row.payload])).to.deep.equal([
-      ['event', { trackingId: letter.trackingId, messageHeaderId: letter.messageHeaderId, state: 'retrying', previousState: 'dispatched', at: now.toISOString(), reason: CAUSE, destination: PRACTICE }],
+      ['events', [{ trackingId: letter.trackingId, messageHeaderId: letter.messageHeaderId, state: 'retrying', previousState: 'dispatched', at: now.toISOString(), reason: CAUSE, destination: PRACTICE }]],
       ['dispatch', { trackingId: letter.trackingId, attempt: 2 }],
     ]);
     expect(nudges, 'the relay is woken to publish now').to.equal(1);

@@ -122,7 +122,8 @@ function receivedEvent(letter: NewLetter): ReturnType<typeof statusEvent>['body'
  * commit (practices in a fixed order, so concurrent batches cannot
  * deadlock); its letters take the numbers in batch order. A failed statement
  * gives its numbers back, so sequences stay gap-free across failures and
- * instances. Outbox rows go in letter order, dispatch before event.
+ * instances. Outbox rows: each letter's dispatch in letter order, then one
+ * `events` row with their `received` events (outbox.ts).
  */
 async function acceptLetters(db: SqlExecutor, letters: readonly NewLetter[]): Promise<AcceptOutcome[]> {
   if (letters.length === 0) return [];
@@ -180,9 +181,11 @@ async function acceptLetters(db: SqlExecutor, letters: readonly NewLetter[]): Pr
        SELECT tracking_id, accepted_at, NULL, 'received', 'accepted' FROM numbered ORDER BY ord),
      work AS (
        INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at)
-       SELECT n.tracking_id, w.kind, w.payload, n.accepted_at, n.accepted_at
-         FROM numbered n CROSS JOIN LATERAL (VALUES (1, 'dispatch', n.dispatch), (2, 'event', n.event)) AS w (k, kind, payload)
-        ORDER BY n.ord, w.k)
+       SELECT tracking_id, kind, payload, at, at FROM (
+         SELECT 1 AS k, ord, tracking_id, 'dispatch' AS kind, dispatch AS payload, accepted_at AS at FROM numbered
+         UNION ALL
+         SELECT 2, 0, NULL, 'events', jsonb_agg(event ORDER BY ord), min(accepted_at) FROM numbered HAVING count(*) > 0) AS w
+        ORDER BY k, ord)
      SELECT i.ord, h.tracking_id AS held_tracking_id, h.content_hash AS held_content_hash, l.*
        FROM input i LEFT JOIN held h ON h.ord = i.ord LEFT JOIN letters l ON l.tracking_id = i.tracking_id AND h.ord IS NULL
       ORDER BY i.ord`,

@@ -1,6 +1,6 @@
 import type { TrackingId } from '../../domain/ids.js';
 import type { StatusEvent } from '../../domain/status-event.js';
-import { asRow, date, int, text } from './rows.js';
+import { asRow, date, int, nullableText, text } from './rows.js';
 import type { SqlExecutor } from './sql-client.js';
 
 /**
@@ -8,7 +8,7 @@ import type { SqlExecutor } from './sql-client.js';
  * transaction as the state change that caused it, so a letter is never held
  * without the promise to send it (DESIGN §1).
  */
-export type OutboxKind = 'dispatch' | 'event';
+export type OutboxKind = 'dispatch' | 'event' | 'events';
 
 /** `dispatch`: publish the letter's stored bytes to its practice queue. */
 export interface DispatchPayload {
@@ -20,9 +20,19 @@ export interface EventPayload extends StatusEvent {
   readonly destination: string;
 }
 
+/**
+ * `events`: the status events of one statement (an acceptance or a batch of
+ * state changes), in order, each published like an `event` row. The row is
+ * done with only when all are confirmed; if not, all go again (receivers of
+ * status events already see repeats after a crash). It belongs to no one
+ * letter: its `tracking_id` is null.
+ */
+export type EventsPayload = readonly EventPayload[];
+
 export interface OutboxRow {
   readonly id: number;
-  readonly trackingId: TrackingId;
+  /** Null for rows of no one letter: `events` rows and practice alarm events. */
+  readonly trackingId: TrackingId | null;
   readonly kind: OutboxKind;
   /** As stored (jsonb); the relay narrows it by `kind`. */
   readonly payload: unknown;
@@ -38,20 +48,24 @@ export interface OutboxRow {
  */
 export async function outboxRows(db: SqlExecutor, trackingId?: TrackingId): Promise<OutboxRow[]> {
   const columns = 'id, tracking_id, kind, payload, available_at, claimed_until, attempts, created_at';
+  // A letter's rows include the `events` rows that hold one of its events.
   const { rows } =
     trackingId === undefined
       ? await db.query(`SELECT ${columns} FROM outbox ORDER BY id`)
-      : await db.query(`SELECT ${columns} FROM outbox WHERE tracking_id = $1 ORDER BY id`, [trackingId]);
+      : await db.query(`SELECT ${columns} FROM outbox WHERE tracking_id = $1 OR (kind = 'events' AND payload @> $2::jsonb) ORDER BY id`, [
+          trackingId,
+          JSON.stringify([{ trackingId }]),
+        ]);
   return rows.map(toOutboxRow);
 }
 
 function toOutboxRow(value: unknown): OutboxRow {
   const row = asRow(value);
   const kind = text(row, 'kind');
-  if (kind !== 'dispatch' && kind !== 'event') throw new TypeError('column kind holds an unknown outbox kind');
+  if (kind !== 'dispatch' && kind !== 'event' && kind !== 'events') throw new TypeError('column kind holds an unknown outbox kind');
   return {
     id: int(row, 'id'),
-    trackingId: text(row, 'tracking_id') as TrackingId,
+    trackingId: nullableText(row, 'tracking_id') as TrackingId | null,
     kind,
     payload: row['payload'],
     availableAt: date(row, 'available_at'),

@@ -45,8 +45,10 @@ export class SqlDeliveryStore implements DeliveryStore {
     const events: EventWork[] = [];
     for (const row of rows.map(asRow).sort((a, b) => int(a, 'id') - int(b, 'id'))) {
       const payload = row['payload'] as Record<string, unknown>;
-      if (text(row, 'kind') === 'event') {
-        events.push({ outboxId: int(row, 'id'), routingKey: `${String(payload['state'])}.${String(payload['destination'])}`, body: withoutDestination(payload) });
+      const kind = text(row, 'kind');
+      if (kind === 'event' || kind === 'events') {
+        const outboxId = int(row, 'id');
+        for (const event of kind === 'event' ? [payload] : (payload as unknown as Record<string, unknown>[])) events.push(eventWork(outboxId, event));
       } else if (row['message_header_id'] !== null) {
         dispatches.push({
           outboxId: int(row, 'id'),
@@ -77,8 +79,9 @@ export class SqlDeliveryStore implements DeliveryStore {
 
   /**
    * One statement, so atomic without a transaction: the versioned updates,
-   * and for each that matched, its history entry, its outbox rows (status
-   * event, then publish, in id order) and its HTTP notifications. The status
+   * and for each that matched, its history entry, its status event (all of
+   * them in one `events` outbox row, before the publishes), its `dispatch`
+   * row when it is to be published, and its HTTP notifications. The status
    * event is built by the domain; the two fields that come from the row
    * (`messageHeaderId`, `destination`) are filled in from the updated row.
    * Tracking ids must be distinct (an UPDATE … FROM changes a row once).
@@ -122,12 +125,14 @@ export class SqlDeliveryStore implements DeliveryStore {
          SELECT tracking_id, at, from_state, state, cause FROM changed WHERE event IS NOT NULL ORDER BY ord),
        work AS (
          INSERT INTO outbox (tracking_id, kind, payload, available_at, created_at)
-         SELECT c.tracking_id, w.kind, w.payload, c.at, c.at
-           FROM changed c CROSS JOIN LATERAL (VALUES
-             (1, 'event', jsonb_set(c.event, '{messageHeaderId}', to_jsonb(c.message_header_id)) || jsonb_build_object('destination', c.destination)),
-             (2, 'dispatch', c.dispatch)) AS w (k, kind, payload)
-          WHERE w.payload IS NOT NULL
-          ORDER BY c.ord, w.k),
+         SELECT tracking_id, kind, payload, at, at FROM (
+           SELECT 1 AS k, 0 AS ord, NULL::uuid AS tracking_id, 'events' AS kind,
+                  jsonb_agg(jsonb_set(event, '{messageHeaderId}', to_jsonb(message_header_id)) || jsonb_build_object('destination', destination) ORDER BY ord) AS payload,
+                  min(at) AS at
+             FROM changed WHERE event IS NOT NULL HAVING count(*) > 0
+           UNION ALL
+           SELECT 2, ord, tracking_id, 'dispatch', dispatch, at FROM changed WHERE dispatch IS NOT NULL) AS w
+          ORDER BY k, ord),
        notes AS (
          INSERT INTO notifications (tracking_id, practice, kind, url, payload, available_at, created_at)
          SELECT c.tracking_id, n ->> 'practice', n ->> 'kind', n ->> 'url', n -> 'payload', c.at, c.at
@@ -194,7 +199,8 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 }
 
-function withoutDestination(payload: Record<string, unknown>): Record<string, unknown> {
-  const { destination: _destination, ...body } = payload;
-  return body;
+/** A stored status event (EventPayload) as the message to publish: routed by state and practice, the practice left out of the body. */
+function eventWork(outboxId: number, payload: Record<string, unknown>): EventWork {
+  const { destination, ...body } = payload;
+  return { outboxId, routingKey: `${String(payload['state'])}.${String(destination)}`, body };
 }

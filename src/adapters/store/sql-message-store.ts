@@ -10,7 +10,7 @@ import { outboxRows, type OutboxRow } from './outbox.js';
 import { acceptBatch, findDuplicate } from './accept-letters.js';
 import { autovacuumRuns, upkeepChurningTables } from './vacuum.js';
 import { GroupCommit } from '../../platform/group-commit.js';
-import { MESSAGE_COLUMNS, asRow, bytes, int, text, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
+import { MESSAGE_COLUMNS, asRow, bytes, int, toAckRecord, toHistoryEntry, toMessageRecord, toOpenLetters } from './rows.js';
 import { MESSAGE_STATES, isFinalState } from '../../domain/message-state.js';
 
 /** The non-final states as an SQL list (constants, not input). */
@@ -140,9 +140,12 @@ export class SqlMessageStore implements MessageStore {
       `SELECT destination, state, count(*) AS count, min(created_at) AS oldest FROM messages
         WHERE state IN (${OPEN_STATES}) GROUP BY destination, state ORDER BY destination, state`,
     );
-    const outbox = await this.db.query('SELECT kind, count(*) AS count FROM outbox GROUP BY kind');
+    // Status events are counted one by one, however they are stored (outbox.ts).
+    const outbox = await this.db.query(
+      `SELECT kind = 'dispatch' AS dispatch, sum(CASE WHEN kind = 'events' THEN jsonb_array_length(payload) ELSE 1 END) AS count FROM outbox GROUP BY 1`,
+    );
     const depth = { dispatch: 0, event: 0 };
-    for (const row of outbox.rows.map(asRow)) depth[text(row, 'kind') === 'dispatch' ? 'dispatch' : 'event'] = int(row, 'count');
+    for (const row of outbox.rows.map(asRow)) depth[row['dispatch'] === true ? 'dispatch' : 'event'] = int(row, 'count');
     return { open: open.rows.map(toOpenLetters), outbox: depth };
   }
 

@@ -2,8 +2,9 @@ import { asRow, int, text } from './rows.js';
 import type { SqlExecutor } from './sql-client.js';
 
 /**
- * Courier's busiest tables churn: every letter adds and deletes five outbox
- * rows and leaves three dead versions of its messages row. PostgreSQL's
+ * Courier's busiest tables churn: every letter adds and deletes an outbox
+ * row (and its share of the rows holding its status events; five rows each
+ * before migration 6) and leaves three dead versions of its messages row. PostgreSQL's
  * autovacuum normally clears them and keeps the planner's statistics fresh.
  * Where no autovacuum runs — PGlite (single-user: no background workers)
  * or a PostgreSQL with `autovacuum = off` — dead rows pile up and plans go
