@@ -35,7 +35,7 @@ describe('PostgreSQL connector inbox', function () {
         await migrate(client, CONNECTOR_SCHEMA);
         const courier = await versions(client, 'schema_migrations');
         const connector = await versions(client, 'connector_schema_migrations');
-        expect(courier.map((r) => (r as { version: number }).version)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+        expect(courier.map((r) => (r as { version: number }).version)).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
         expect(connector.map((r) => (r as { version: number }).version)).to.deep.equal(CONNECTOR_SCHEMA.migrations.map((m) => m.version));
         expect(await tables(client, shared)).to.include.members([
           'schema_migrations',

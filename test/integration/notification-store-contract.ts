@@ -98,9 +98,15 @@ export function notificationStoreContract(name: string, open: () => Promise<Open
       const ack = { messageHeaderId: 'x', respondsTo: a.record.messageHeaderId, code: 'ok' as const, itkCodes: ['20013'], trackingId: a.record.trackingId };
       await delivery.recordAck({ ...ack, practice: 'A81001', outcome: 'recorded without effect: repeat', receivedAt: later(7 * SECOND) });
       await delivery.recordAck({ ...ack, practice: 'A81001', outcome: 'refused: the acknowledging practice is not the letter destination', receivedAt: later(9 * SECOND) });
+      // Other practices' acks: the latest of each counts, one only refused counts as silent, none for no practice.
+      await delivery.recordAck({ ...ack, practice: 'C83001', outcome: 'recorded without effect: unknown letter', receivedAt: later(3 * SECOND) });
+      await delivery.recordAck({ ...ack, practice: 'C83001', outcome: 'recorded without effect: unknown letter', receivedAt: later(4 * SECOND) });
+      await delivery.recordAck({ ...ack, practice: 'D84001', outcome: 'refused: the acknowledging practice is not the letter destination', receivedAt: later(8 * SECOND) });
+      await delivery.recordAck({ ...ack, practice: null, outcome: 'recorded without effect: unknown letter', receivedAt: later(9 * SECOND) });
       const activity = await practices.activity();
       expect(activity.get('A81001')).to.deep.equal({ awaiting: 1, oldestAwaitingSince: dispatchedAt, lastAckAt: later(7 * SECOND) });
-      expect(activity.get('B82005')).to.equal(undefined);
+      expect(activity.get('C83001')).to.deep.equal({ awaiting: 0, oldestAwaitingSince: null, lastAckAt: later(4 * SECOND) });
+      expect([...activity.keys()].sort(), 'B82005 has no ack, D84001 only a refused one').to.deep.equal(['A81001', 'C83001']);
       expect(await practices.reconciliation('A81001')).to.deep.equal({
         accepted: 1,
         sent: 1,

@@ -26,7 +26,7 @@ describe('PGlite store opening', function () {
       await migrate(client);
       await migrate(client);
       const { rows } = await client.query('SELECT version FROM schema_migrations ORDER BY version');
-      expect(rows).to.deep.equal([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
+      expect(rows).to.deep.equal([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 7 }]);
     } finally {
       await client.close();
     }

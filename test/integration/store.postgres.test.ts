@@ -37,7 +37,7 @@ describe('PostgreSQL store', function () {
         expect(outcomes.map((o) => o.kind === 'accepted' && o.record.sequence).sort()).to.deep.equal([1, 2, 3, 4]);
         const admin = await openPgClient({ url: TEST_DATABASE_URL, schema: fresh });
         try {
-          expect((await admin.query('SELECT version FROM schema_migrations ORDER BY version')).rows).to.deep.equal([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
+          expect((await admin.query('SELECT version FROM schema_migrations ORDER BY version')).rows).to.deep.equal([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 7 }]);
         } finally {
           await admin.close();
         }

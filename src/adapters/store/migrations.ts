@@ -208,6 +208,16 @@ ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN ('dispatch', 'event', 'events'));
 `,
   },
+  {
+    version: 7,
+    name: 'ack log without the responds_to index',
+    sql: `
+-- No query reads acks by the id they respond to (a letter's acks are found by
+-- tracking_id, a practice's latest by practice), yet every ack paid for the
+-- index entry: two per letter.
+DROP INDEX ack_log_responds_to_idx;
+`,
+  },
 ];
 
 export const COURIER_SCHEMA: MigrationSet = { owner: 'Courier', table: 'schema_migrations', lockKey: 741_852_963, migrations: MIGRATIONS };

@@ -15,9 +15,19 @@ export class SqlPracticeStore implements PracticeStore {
     const awaiting = await this.db.query(
       `SELECT destination, count(*) AS count, min(updated_at) AS since FROM messages WHERE state IN (${AWAITING}) GROUP BY destination`,
     );
-    // Refused acks (wrong practice, unproven broker user) are not the practice speaking.
+    // Each practice's latest ack. Refused acks (wrong practice, unproven broker user) are not the practice speaking.
+    // Walked through the (practice, received_at) index, a few probes per practice: the ack log keeps every ack for
+    // years, and grouping all of it (as this did) read the whole table on every check.
     const acks = await this.db.query(
-      "SELECT practice, max(received_at) AS last FROM ack_log WHERE practice IS NOT NULL AND outcome NOT LIKE 'refused%' GROUP BY practice",
+      `WITH RECURSIVE practices (practice) AS (
+         (SELECT practice FROM ack_log WHERE practice IS NOT NULL ORDER BY practice LIMIT 1)
+         UNION ALL
+         SELECT (SELECT a.practice FROM ack_log a WHERE a.practice > p.practice ORDER BY a.practice LIMIT 1) FROM practices p WHERE p.practice IS NOT NULL)
+       SELECT * FROM (
+         SELECT p.practice, (SELECT a.received_at FROM ack_log a WHERE a.practice = p.practice AND a.outcome NOT LIKE 'refused%'
+                              ORDER BY a.received_at DESC LIMIT 1) AS last
+           FROM practices p WHERE p.practice IS NOT NULL) AS latest
+        WHERE last IS NOT NULL`,
     );
     const result = new Map<string, { awaiting: number; oldestAwaitingSince: Date | null; lastAckAt: Date | null }>();
     const entry = (ods: string) => result.get(ods) ?? { awaiting: 0, oldestAwaitingSince: null, lastAckAt: null };
