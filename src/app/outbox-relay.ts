@@ -114,12 +114,15 @@ export class OutboxRelay {
   private async runRound(issued: (claimed: number) => void = () => undefined): Promise<RoundResult> {
     const now = this.deps.clock.now();
     const { dispatches, events } = await this.deps.delivery.claimOutbox(this.deps.batchSize, now, new Date(now.getTime() + this.deps.leaseMs));
-    const work = [...dispatches, ...events];
+    // Each publish with its row: an `events` row has one per event.
+    const publishes = [
+      ...dispatches.map((d) => ({ outboxId: d.outboxId, outcome: this.dispatch(d) })),
+      ...events.map((e) => ({ outboxId: e.outboxId, outcome: this.publishEvent(e) })),
+    ];
+    issued(new Set(publishes.map((p) => p.outboxId)).size);
     // allSettled: a row whose state change failed must not keep the others from being completed.
-    const settling = Promise.allSettled([...dispatches.map((d) => this.dispatch(d)), ...events.map((e) => this.publishEvent(e))]);
-    issued(new Set(work.map((w) => w.outboxId)).size);
-    const settled = await settling;
-    const { taken, released, reasons } = judgeRows(work.map((w, i) => ({ outboxId: w.outboxId, settled: settled[i] as PromiseSettledResult<Taken | Released> })));
+    const settled = await Promise.allSettled(publishes.map((p) => p.outcome));
+    const { taken, released, reasons } = judgeRows(publishes.map((p, i) => ({ outboxId: p.outboxId, settled: settled[i] as PromiseSettledResult<PublishOutcome> })));
     await this.deps.delivery.completeOutbox(taken);
     // Released in one statement: during an outage that is the whole batch, every round.
     await this.deps.delivery.releaseOutbox(released);
@@ -228,13 +231,13 @@ export class OutboxRelay {
     this.wake = undefined;
   }
 
-  /** Resolves Taken when the row is done with (confirmed or returned, state change committed), else the row to release for another try. */
-  private dispatch(work: DispatchWork): Promise<Taken | Released> {
+  /** Resolves the broker's answer once it is dealt with: for `confirmed` and `returned`, once the state change committed. */
+  private dispatch(work: DispatchWork): Promise<PublishOutcome> {
     const settled = this.publishLetter(work);
     return this.deps.inFlight?.track(work.trackingId, settled) ?? settled;
   }
 
-  private async publishLetter(work: DispatchWork): Promise<Taken | Released> {
+  private async publishLetter(work: DispatchWork): Promise<PublishOutcome> {
     const outcome = await this.deps.publisher.publish({
       exchange: this.deps.names.outbound,
       routingKey: work.destination,
@@ -250,21 +253,20 @@ export class OutboxRelay {
       const event = outcome === 'confirmed' ? { kind: 'published' as const, attempt: work.attempt } : { kind: 'publish-failed' as const, attempt: work.attempt, failure: 'unroutable' as const };
       await this.deps.apply(work.trackingId, event);
       if (outcome === 'returned') log.error('letter unroutable: no queue for its practice', { reason: 'returned' });
-      return { outboxId: work.outboxId, outcome };
+      return outcome;
     }
     log.debug('publish not confirmed; will publish again', { reason: outcome });
-    return { outboxId: work.outboxId, outcome };
+    return outcome;
   }
 
-  private async publishEvent(work: EventWork): Promise<Taken | Released> {
-    const outcome = await this.deps.publisher.publish({
+  private async publishEvent(work: EventWork): Promise<PublishOutcome> {
+    return this.deps.publisher.publish({
       exchange: this.deps.names.events,
       routingKey: work.routingKey,
       body: Buffer.from(JSON.stringify(work.body)),
       mandatory: false,
       contentType: 'application/json',
     });
-    return { outboxId: work.outboxId, outcome };
   }
 }
 
@@ -293,7 +295,7 @@ function cancellableDelay(ms: number): { readonly done: Promise<void>; readonly 
  * with it: receivers see repeats), and left claimed until its lease ends when
  * a state change failed. Rows in claim order; `reasons` are the refusals'.
  */
-export function judgeRows(items: readonly { outboxId: number; settled: PromiseSettledResult<Taken | Released> }[]): {
+export function judgeRows(items: readonly { outboxId: number; settled: PromiseSettledResult<PublishOutcome> }[]): {
   taken: number[];
   released: number[];
   reasons: string[];
@@ -303,7 +305,7 @@ export function judgeRows(items: readonly { outboxId: number; settled: PromiseSe
   for (const { outboxId, settled } of items) {
     const row = rows.get(outboxId) ?? { failed: false, refusals: [] };
     if (settled.status === 'rejected') row.failed = true;
-    else if (settled.value.outcome !== 'confirmed' && settled.value.outcome !== 'returned') row.refusals.push(settled.value.outcome);
+    else if (settled.value !== 'confirmed' && settled.value !== 'returned') row.refusals.push(settled.value);
     rows.set(outboxId, row);
   }
   const judged = [...rows].filter(([, row]) => !row.failed);
@@ -313,16 +315,4 @@ export function judgeRows(items: readonly { outboxId: number; settled: PromiseSe
     released: released.map(([id]) => id),
     reasons: [...new Set(released.flatMap(([, row]) => row.refusals))],
   };
-}
-
-/** A claimed row the broker took, to be completed with the rest of its round. */
-export interface Taken {
-  readonly outboxId: number;
-  readonly outcome: 'confirmed' | 'returned';
-}
-
-/** A claimed row the broker did not take, to be released for another round. */
-export interface Released {
-  readonly outboxId: number;
-  readonly outcome: Exclude<PublishOutcome, 'confirmed' | 'returned'>;
 }
