@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { migrate } from '../../src/adapters/store/migrations.js';
 import { openPgliteClient } from '../../src/adapters/store/pglite-client.js';
+import { openPgClient } from '../../src/adapters/store/pg-client.js';
+import type { SqlClient } from '../../src/adapters/store/sql-client.js';
 import { SqlMessageStore } from '../../src/adapters/store/sql-message-store.js';
+import { churningTableActivity, GROWN_TABLE_ROWS, NAPTIME_SECONDS } from '../../src/adapters/store/vacuum.js';
+import { dropSchema, randomSchema, TEST_DATABASE_URL } from '../support/postgres.js';
 import { newLetter } from './store-contract.js';
 
 /**
@@ -73,3 +77,52 @@ describe('own vacuum of the churning tables (embedded store)', function () {
     }
   });
 });
+
+/**
+ * A grown table is worked on at most once per autovacuum naptime (vacuum.ts):
+ * the time since its last vacuum is read from the statistics views of both
+ * engines, and a table vacuumed moments ago is left however far past the
+ * thresholds it is.
+ */
+for (const engine of ['PGlite', 'PostgreSQL'] as const) {
+  describe(`own vacuum of a grown table (${engine})`, function () {
+    this.timeout(60_000);
+    const schema = randomSchema();
+    if (engine === 'PostgreSQL') after(() => dropSchema(schema));
+    const open = (): Promise<SqlClient> => (engine === 'PGlite' ? openPgliteClient(undefined) : openPgClient({ url: TEST_DATABASE_URL, schema }));
+
+    it('is left for a naptime after its last vacuum, then vacuumed when past the thresholds', async () => {
+      const sql = await open();
+      await migrate(sql);
+      const store = new SqlMessageStore(sql);
+      const addAcks = (n: number) =>
+        sql.query(
+          `INSERT INTO ack_log (message_header_id, responds_to, code, outcome, received_at)
+             SELECT 'h' || i, 'r' || i, 'ok', 'unknown-letter', now() FROM generate_series(1, $1::int) AS i`,
+          [n],
+        );
+      const ackLog = async () => {
+        await sql.query('SELECT pg_stat_force_next_flush()');
+        const activity = (await churningTableActivity(sql)).find((a) => a.table === 'ack_log');
+        if (activity === undefined) throw new Error('no statistics for ack_log');
+        return activity;
+      };
+      try {
+        await addAcks(GROWN_TABLE_ROWS);
+        expect((await ackLog()).secondsSinceVacuum, 'never vacuumed').to.equal(null);
+        await store.upkeep(); // inserts past 1,000 + 20 %: vacuumed now
+        const vacuumed = await ackLog();
+        expect(vacuumed.live).to.be.at.least(GROWN_TABLE_ROWS);
+        expect(vacuumed.secondsSinceVacuum).to.be.within(0, NAPTIME_SECONDS / 2);
+        expect(vacuumed.secondsSinceAnalyze).to.be.within(0, NAPTIME_SECONDS / 2);
+        expect(vacuumed.insertedSinceVacuum).to.equal(0);
+
+        await addAcks(GROWN_TABLE_ROWS); // past the insert threshold again
+        await store.upkeep();
+        expect((await ackLog()).insertedSinceVacuum, 'left: vacuumed less than a naptime ago').to.equal(GROWN_TABLE_ROWS);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { tableUpkeep, type TableActivity } from '../../src/adapters/store/vacuum.js';
+import { GROWN_TABLE_ROWS, NAPTIME_SECONDS, tableUpkeep, type TableActivity } from '../../src/adapters/store/vacuum.js';
 
 /** Courier's own upkeep follows PostgreSQL's default autovacuum thresholds (src/adapters/store/vacuum.ts). */
 describe('own vacuum thresholds', () => {
-  const quiet: TableActivity = { table: 'messages', live: 10_000, dead: 0, modifiedSinceAnalyze: 0, insertedSinceVacuum: 0 };
+  const quiet: TableActivity = { table: 'messages', live: 10_000, dead: 0, modifiedSinceAnalyze: 0, insertedSinceVacuum: 0, secondsSinceVacuum: null, secondsSinceAnalyze: null };
 
   it('does nothing for a table below every threshold', () => {
     expect(tableUpkeep(quiet)).to.equal('none');
@@ -23,5 +23,33 @@ describe('own vacuum thresholds', () => {
     expect(tableUpkeep({ ...quiet, live: 0, modifiedSinceAnalyze: 51 })).to.equal('analyze');
     expect(tableUpkeep({ ...quiet, live: 0, modifiedSinceAnalyze: 50 })).to.equal('none');
     expect(tableUpkeep({ ...quiet, modifiedSinceAnalyze: 1_051 })).to.equal('analyze');
+  });
+
+  describe('a grown table, at most once per autovacuum naptime', () => {
+    const grown: TableActivity = { ...quiet, live: GROWN_TABLE_ROWS, secondsSinceVacuum: 5, secondsSinceAnalyze: 5 };
+    const due = { dead: 50_000, insertedSinceVacuum: 50_000, modifiedSinceAnalyze: 50_000 };
+
+    it('waits a naptime after its last vacuum, whatever is due', () => {
+      expect(tableUpkeep({ ...grown, ...due, secondsSinceVacuum: NAPTIME_SECONDS - 0.1 })).to.equal('none');
+      expect(tableUpkeep({ ...grown, ...due, secondsSinceVacuum: NAPTIME_SECONDS })).to.equal('vacuum');
+      expect(tableUpkeep({ ...grown, ...due, secondsSinceVacuum: null })).to.equal('vacuum');
+    });
+
+    it('vacuums when due even right after an analyze (the vacuum analyzes too)', () => {
+      expect(tableUpkeep({ ...grown, dead: 50_000, secondsSinceVacuum: 600, secondsSinceAnalyze: 1 })).to.equal('vacuum');
+    });
+
+    it('waits a naptime after its last analyze before analyzing again', () => {
+      const changed = { ...grown, modifiedSinceAnalyze: 50_000, secondsSinceVacuum: 600 };
+      expect(tableUpkeep({ ...changed, secondsSinceAnalyze: NAPTIME_SECONDS - 1 })).to.equal('none');
+      expect(tableUpkeep({ ...changed, secondsSinceAnalyze: NAPTIME_SECONDS + 1 })).to.equal('analyze');
+      expect(tableUpkeep({ ...changed, secondsSinceAnalyze: null })).to.equal('analyze');
+    });
+
+    it('a young table is looked at on every round, however recently it was worked on', () => {
+      const young = { ...grown, ...due, live: GROWN_TABLE_ROWS - 1 };
+      expect(tableUpkeep({ ...young, secondsSinceVacuum: 1 })).to.equal('vacuum');
+      expect(tableUpkeep({ ...young, dead: 0, insertedSinceVacuum: 0, secondsSinceVacuum: 1, secondsSinceAnalyze: 1 })).to.equal('analyze');
+    });
   });
 });
