@@ -9,6 +9,7 @@ import type { OdsCode, TrackingId } from './domain/ids.js';
 import type { Bundle } from './domain/letter-rules.js';
 import { createApp } from './adapters/http/create-app.js';
 import { fhirRoutes } from './adapters/http/fhir-routes.js';
+import { IngestAdmission, type AdmissionLimits } from './adapters/http/ingest-admission.js';
 import { trackingRoutes } from './adapters/http/tracking-routes.js';
 import { practiceRoutes } from './adapters/http/practice-routes.js';
 import { manualActionRoutes } from './adapters/http/manual-action-routes.js';
@@ -68,13 +69,29 @@ const OWN_VACUUM_INTERVAL_MS = 5_000;
  * than 40. An idle relay still sends a lone letter at once.
  */
 const RELAY_LINGER_MS = 40;
+/**
+ * Incoming messages held at once before custody (IngestAdmission): past
+ * either bound a sender is answered 503 with `Retry-After` at once. 512
+ * requests is a second or more of what one instance stores on a two-core
+ * machine (300–500 letters/s), so a pause of the store or a burst is waited
+ * out and only a surplus that lasts is refused; the byte budget caps what
+ * they hold (25 bodies of the 5 MiB default limit, thousands of usual letters).
+ */
+const INGEST_LIMITS: AdmissionLimits = { maxRequests: 512, maxBodyBytes: 128 * 1024 * 1024 };
+/** Connections the kernel holds for Courier to accept (see startHttp). */
+const LISTEN_BACKLOG = 4096;
 
 /**
  * The composition root: builds every concrete adapter from the frozen config
  * and wires them. Start order: store (fails fast on a held lock), broker and
  * topology, then HTTP last, so Courier never answers before it can keep a promise.
  */
-export async function startCourier(config: Config, logger: Logger): Promise<RunningCourier> {
+/** Settings that are not configuration (DESIGN §9 is a contract): tests narrow them to reach their edges. */
+export interface FixedSettings {
+  readonly ingestLimits?: AdmissionLimits;
+}
+
+export async function startCourier(config: Config, logger: Logger, fixed: FixedSettings = {}): Promise<RunningCourier> {
   const closeables: Closeable[] = [];
   try {
     const store = await openStore({ databaseUrl: config.store.databaseUrl, dataDir: config.store.dataDir, logger: logger.child({ component: 'store' }) });
@@ -220,7 +237,9 @@ export async function startCourier(config: Config, logger: Logger): Promise<Runn
       notifications: () => notificationStore.pending(),
       silentPractices: async () => new Set((await practiceStore.activeAlarms()).keys()),
     };
-    const http = await startHttp(config, logger, { store, broker, metrics, gauges, receive, act, resend, practices: practiceStore });
+    const admission = new IngestAdmission(fixed.ingestLimits ?? INGEST_LIMITS);
+    metrics.watchIngest(() => admission.inFlight);
+    const http = await startHttp(config, logger, { store, broker, metrics, gauges, receive, admission, act, resend, practices: practiceStore });
     closeables.push({ name: 'http', close: () => http.close() });
     logger.info('Courier listening', { port: http.port });
 
@@ -290,6 +309,7 @@ async function startHttp(
     metrics: CourierMetrics;
     gauges: GaugeSources;
     receive: (body: Uint8Array) => Promise<ReceiveResult>;
+    admission: IngestAdmission;
     act: ManualAction;
     resend: ResendLetter;
     practices: PracticeStore;
@@ -303,6 +323,7 @@ async function startHttp(
       fhirRoutes({
         receive,
         maxBodyBytes: config.http.maxBodyBytes,
+        admission: deps.admission,
         capabilityStatement: capabilityStatement({
           supportedEvents,
           duplicateWindowMs: config.ingest.duplicateWindow,
@@ -332,9 +353,12 @@ async function startHttp(
   // sender closes first. Node's 5 s default closed them as senders reused them: ECONNRESET (17-31 in 30,000
   // requests of the benchmark's open loop). Shutdown closes idle connections at once regardless.
   server.keepAliveTimeout = 65_000;
+  // Connections not yet accepted wait in the kernel's queue of LISTEN_BACKLOG (capped by net.core.somaxconn);
+  // past it their SYNs are dropped and clients retry after 1, 3, 7… s. Node's default of 511 overflowed in the
+  // benchmark's open loop at 1,000 letters/s (4,994 overflows, 189 requests timed out at 30 s, 17 reset); none at 4,096.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.http.port, () => resolve());
+    server.listen({ port: config.http.port, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   return {

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'store-unavailable'
   | 'broker-unavailable'
   | 'store-locked'
+  | 'overloaded'
   | 'config-invalid'
   | 'internal';
 
@@ -94,6 +95,13 @@ export class StoreUnavailableError extends CourierError {
 export class BrokerUnavailableError extends CourierError {
   constructor(cause?: unknown) {
     super('broker-unavailable', 'The message broker is unavailable; nothing was accepted, please resend', { cause });
+  }
+}
+
+/** 503: Courier holds as many incoming messages as it takes at once; nothing was accepted. */
+export class OverloadedError extends CourierError {
+  constructor() {
+    super('overloaded', 'Courier is taking in as many messages as it can at once; nothing was accepted, please resend shortly');
   }
 }
 

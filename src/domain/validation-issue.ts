@@ -28,6 +28,7 @@ export type IssueType =
   | 'business-rule'
   | 'conflict'
   | 'transient'
+  | 'throttled'
   | 'exception'
   | 'processing'
   | 'informational';

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { startCourier, type RunningCourier } from '../../src/courier.js';
+import { startCourier, type FixedSettings, type RunningCourier } from '../../src/courier.js';
 import { RabbitProbe, randomPrefix, TEST_AMQP_URL } from './rabbit.js';
 import type { MessagePage, MessageStore } from '../../src/app/ports.js';
 
@@ -45,7 +45,7 @@ export interface TestCourier {
  * another broker than the shared test node (a fault test's own node); `stop()`
  * removes its queues and exchanges from that same broker.
  */
-export async function startTestCourier(options: { overrides?: unknown[]; databaseUrl?: string; amqpUrl?: string } = {}): Promise<TestCourier> {
+export async function startTestCourier(options: { overrides?: unknown[]; databaseUrl?: string; amqpUrl?: string; fixed?: FixedSettings } = {}): Promise<TestCourier> {
   const dataDir = await mkdtemp(join(tmpdir(), 'courier-test-'));
   const prefix = randomPrefix();
   const config = loadConfig({
@@ -66,7 +66,7 @@ export async function startTestCourier(options: { overrides?: unknown[]; databas
       callback();
     },
   });
-  const courier = await startCourier(config, createLogger({ level: 'debug', stream }));
+  const courier = await startCourier(config, createLogger({ level: 'debug', stream }), options.fixed);
   return {
     baseUrl: `http://127.0.0.1:${courier.port}`,
     courier,

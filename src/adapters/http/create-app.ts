@@ -57,11 +57,11 @@ function errorHandler(observer: IngestObserver, logger: Logger): ErrorRequestHan
   return (error: unknown, req, res, _next) => {
     const isIngest = req.method === 'POST' && req.path === '/fhir/$process-message';
     if (error instanceof CourierError) {
-      const { status, issueType } = ERROR_STATUS[error.code];
+      const { status, issueType, retryAfterSeconds } = ERROR_STATUS[error.code];
       if (isIngest) observer.rejected(error.code);
       logger.info('request refused', { errorCode: error.code, status, method: req.method, route: routeOf(req) });
       if (status === 413 || status === 415) res.setHeader('Connection', 'close');
-      if (status === 503) res.setHeader('Retry-After', '30');
+      if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
       const body = error.issues.length > 0 ? operationOutcome(error.issues) : singleIssueOutcome('error', issueType, error.message);
       res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
       return;

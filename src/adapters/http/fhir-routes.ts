@@ -1,6 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { CapabilityStatement } from 'fhir/r4.js';
+import { OverloadedError } from '../../app/errors.js';
 import type { ReceiveResult } from '../../app/receive-message.js';
+import { bodyBytesToReserve, type IngestAdmission } from './ingest-admission.js';
 import { checkContentType, readBody } from './read-body.js';
 import { singleIssueOutcome } from './operation-outcome.js';
 
@@ -8,6 +10,8 @@ export interface FhirRouteDeps {
   readonly receive: (body: Uint8Array) => Promise<ReceiveResult>;
   readonly capabilityStatement: CapabilityStatement;
   readonly maxBodyBytes: number;
+  /** Bounds the messages held at once before custody; past it, 503 before the body is read. */
+  readonly admission: IngestAdmission;
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -22,30 +26,14 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
 
   router.post('/fhir/$process-message', async (req: Request, res: Response) => {
     checkContentType(req.headers['content-type']);
-    const body = await readBody(req, deps.maxBodyBytes);
-    const result = await deps.receive(body);
-    if (result.kind === 'ack') {
-      const outcome = singleIssueOutcome('information', 'informational', `Acknowledgement ${result.applied ? 'applied' : 'recorded'}: ${result.outcome}`);
-      res.status(200).type(FHIR_JSON).send(JSON.stringify(outcome));
-      return;
+    const release = deps.admission.tryAdmit(bodyBytesToReserve(req.headers, deps.maxBodyBytes));
+    if (release === undefined) throw new OverloadedError();
+    try {
+      // Held until its work is done, not until the sender hangs up: a sender that gives up does not stop the work.
+      respond(res, await deps.receive(await readBody(req, deps.maxBodyBytes)));
+    } finally {
+      release();
     }
-    const location = `/api/messages/${result.trackingId}`;
-    const accepted = result.kind === 'accepted';
-    res
-      .status(accepted ? 202 : 200)
-      .location(location)
-      .type(FHIR_JSON)
-      .send(
-        JSON.stringify(
-          singleIssueOutcome(
-            'information',
-            'informational',
-            accepted
-              ? `Accepted for delivery; tracking id ${result.trackingId}`
-              : `Already held as ${result.trackingId}; not sent again`,
-          ),
-        ),
-      );
   });
 
   router.get('/fhir/metadata', (_req, res) => {
@@ -53,4 +41,19 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   });
 
   return router;
+}
+
+function respond(res: Response, result: ReceiveResult): void {
+  if (result.kind === 'ack') {
+    const outcome = singleIssueOutcome('information', 'informational', `Acknowledgement ${result.applied ? 'applied' : 'recorded'}: ${result.outcome}`);
+    res.status(200).type(FHIR_JSON).send(JSON.stringify(outcome));
+    return;
+  }
+  const accepted = result.kind === 'accepted';
+  const text = accepted ? `Accepted for delivery; tracking id ${result.trackingId}` : `Already held as ${result.trackingId}; not sent again`;
+  res
+    .status(accepted ? 202 : 200)
+    .location(`/api/messages/${result.trackingId}`)
+    .type(FHIR_JSON)
+    .send(JSON.stringify(singleIssueOutcome('information', 'informational', text)));
 }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '../../app/errors.js';
 import type { IngestObserver } from '../../app/ingest-observer.js';
 import type { DeliveryStats, NotificationStore } from '../../app/ports.js';
@@ -57,10 +57,34 @@ export class CourierMetrics implements IngestObserver {
   });
 
   readonly delivery: DeliveryMetrics;
+  /** What ingest holds now (IngestAdmission), read on each scrape: how close senders are to a 503. */
+  #inFlight: () => { readonly requests: number; readonly bodyBytes: number } = () => ({ requests: 0, bodyBytes: 0 });
 
   constructor(options: { collectProcessMetrics?: boolean; practices?: readonly string[] } = {}) {
     if (options.collectProcessMetrics ?? false) collectDefaultMetrics({ register: this.registry, prefix: 'courier_' });
     this.delivery = new DeliveryMetrics(this.registry, options.practices ?? []);
+    const inFlight = () => this.#inFlight();
+    new Gauge({
+      name: 'courier_ingest_in_flight_requests',
+      help: 'Messages being read, checked and stored now; past the bound Courier answers 503',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight().requests);
+      },
+    });
+    new Gauge({
+      name: 'courier_ingest_in_flight_body_bytes',
+      help: 'Body bytes held back for the messages being taken in now',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight().bodyBytes);
+      },
+    });
+  }
+
+  /** Reads ingest's in-flight figures from `source` from now on. */
+  watchIngest(source: () => { readonly requests: number; readonly bodyBytes: number }): void {
+    this.#inFlight = source;
   }
 
   /**
