@@ -81,16 +81,16 @@ const INGEST_LIMITS: AdmissionLimits = { maxRequests: 512, maxBodyBytes: 128 * 1
 /** Connections the kernel holds for Courier to accept (see startHttp). */
 const LISTEN_BACKLOG = 4096;
 
-/**
- * The composition root: builds every concrete adapter from the frozen config
- * and wires them. Start order: store (fails fast on a held lock), broker and
- * topology, then HTTP last, so Courier never answers before it can keep a promise.
- */
 /** Settings that are not configuration (DESIGN §9 is a contract): tests narrow them to reach their edges. */
 export interface FixedSettings {
   readonly ingestLimits?: AdmissionLimits;
 }
 
+/**
+ * The composition root: builds every concrete adapter from the frozen config
+ * and wires them. Start order: store (fails fast on a held lock), broker and
+ * topology, then HTTP last, so Courier never answers before it can keep a promise.
+ */
 export async function startCourier(config: Config, logger: Logger, fixed: FixedSettings = {}): Promise<RunningCourier> {
   const closeables: Closeable[] = [];
   try {

@@ -6,7 +6,7 @@
  */
 export interface ValidationIssue {
   readonly severity: 'fatal' | 'error' | 'warning' | 'information';
-  /** FHIR IssueType code: structure, invalid, required, value, not-supported, business-rule, duplicate, conflict, too-long, processing, not-found, exception, security, login, forbidden, informational. */
+  /** FHIR IssueType code: structure, invalid, required, value, not-supported, business-rule, duplicate, conflict, too-long, processing, not-found, exception, security, login, forbidden, transient, throttled, informational. */
   readonly code: IssueType;
   readonly diagnostics: string;
   readonly expression: readonly string[];

@@ -9,7 +9,7 @@
 export interface AdmissionLimits {
   /** Requests being read, checked and stored at once. */
   readonly maxRequests: number;
-  /** Body bytes those requests may hold at once (see `IngestAdmission.reserve`). */
+  /** Body bytes those requests may hold at once (`bodyBytesToReserve` says how much each holds back). */
   readonly maxBodyBytes: number;
 }
 
