@@ -4,6 +4,7 @@ import { BrokerUnavailableError } from '../../app/errors.js';
 import type { BrokerStatus } from '../../app/ports.js';
 import type { Logger } from '../../platform/logger.js';
 import { brokerErrorContext } from './broker-errors.js';
+import { amqplibSocket, coalesceWritesPerTick } from './coalesced-writes.js';
 import { ManagedChannel, type ManagedChannelOptions } from './managed-channel.js';
 
 /** `amqp://user:secret@host` → `amqp://user:***@host`: URLs are logged only like this. */
@@ -210,6 +211,9 @@ export class BrokerConnection extends EventEmitter<BrokerEvents> implements Brok
     const log = this.options.logger;
     const url = maskUrl(this.url);
     recovering.on('connect', (model: ChannelModel) => {
+      const socket = amqplibSocket(model.connection);
+      if (socket === undefined) log.warn('broker socket not found under amqplib; its writes are not coalesced');
+      else coalesceWritesPerTick(socket);
       this.model = model;
       this.blocked = false;
       log.info('broker connected', { url });
