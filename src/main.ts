@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './platform/config.js';
 import { createLogger } from './platform/logger.js';
 import { onTerminationSignals } from './platform/shutdown.js';
+import { limitHeapGrowth } from './platform/heap.js';
 import { startCourier } from './courier.js';
 import { ConfigInvalidError, CourierError } from './app/errors.js';
 
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logging.level });
+  limitHeapGrowth();
   try {
     const courier = await startCourier(config, logger);
     onTerminationSignals(() => courier.stop(), { graceMs: config.http.shutdownGracePeriod, logger });
